@@ -1,0 +1,35 @@
+"""The ``zoomq`` command line: one group, each family of commands in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from zoomq.cli.actions import action_command
+from zoomq.cli.connections import connections_group
+from zoomq.cli.context import pass_settings
+
+__all__ = ["main", "pass_settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zoomq")
+def cli() -> None:
+    """zoomq: Zoom webhooks in, Zoom API actions out, on Redis and Celery."""
+
+
+cli.add_command(action_command)
+cli.add_command(connections_group)
+
+
+def _optional_commands() -> None:
+    # Commands whose modules pull in servers; imported here so `zoomq action` stays light.
+    from zoomq.sandbox.cli import sandbox_command
+    from zoomq.webhooks.cli import webhook_group
+
+    cli.add_command(sandbox_command)
+    cli.add_command(webhook_group)
+
+
+def main() -> None:
+    _optional_commands()
+    cli(prog_name="zoomq")

@@ -1,0 +1,138 @@
+"""``zoomq connections add|list|test``: the Zoom accounts/apps zoomq talks to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoomq.cli.context import open_client, open_redis, pass_settings, zoom_errors
+from zoomq.client.auth import AuthCodeTokens, token_provider
+from zoomq.client.tokens import RedisTokenStore
+from zoomq.errors import ConfigurationError
+from zoomq.settings import Connection, ConnectionType, Settings
+
+__all__ = ["connections_group"]
+
+DEFAULT_FILE = Path("zoomq-connections.json")
+
+
+def _file(settings: Settings) -> Path:
+    return Path(settings.zoomq_connections_file or DEFAULT_FILE)
+
+
+@click.group("connections")
+def connections_group() -> None:
+    """Manage Zoom connections (Server-to-Server and OAuth apps)."""
+
+
+@connections_group.command("list")
+@pass_settings
+def list_connections(settings: Settings) -> None:
+    """List configured connections (secrets are never shown)."""
+    with zoom_errors():
+        conns = settings.connections()
+        store_redis = open_redis(settings, required=False)
+    if not conns:
+        click.echo(
+            "no connections configured (set ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET)"
+        )
+        return
+    for conn in conns.values():
+        state = ""
+        if conn.type is ConnectionType.OAUTH:
+            installed = False
+            if store_redis is not None:
+                installed = RedisTokenStore(store_redis).get(f"oauth:{conn.name}") is not None
+            state = "installed" if installed else "not installed"
+        click.echo(
+            f"{conn.name}\t{conn.type.value}\taccount={conn.account_id or '-'}\t"
+            f"plan={conn.plan.value}\twebhook_secrets={len(conn.webhook_secrets)}\t{state}".rstrip()
+        )
+
+
+@connections_group.command("add")
+@click.argument("name")
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice([t.value for t in ConnectionType]),
+    default=ConnectionType.SERVER_TO_SERVER.value,
+    show_default=True,
+)
+@click.option("--account-id")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True, envvar="ZOOMQ_NEW_CLIENT_SECRET")
+@click.option(
+    "--plan", type=click.Choice(["free", "pro", "business"]), default="pro", show_default=True
+)
+@click.option("--webhook-secret", multiple=True, help="May be repeated while rotating.")
+@click.option("--redirect-uri", help="OAuth apps: the redirect URI registered with Zoom.")
+@click.option("--code", help="OAuth apps: an authorization code to exchange now.")
+@pass_settings
+def add_connection(
+    settings: Settings,
+    name: str,
+    type_: str,
+    account_id: str | None,
+    client_id: str,
+    client_secret: str,
+    plan: str,
+    webhook_secret: tuple[str, ...],
+    redirect_uri: str | None,
+    code: str | None,
+) -> None:
+    """Add connection NAME to the connections file (and install an OAuth code)."""
+    raw: dict[str, Any] = {
+        "name": name, "type": type_, "account_id": account_id, "client_id": client_id,
+        "client_secret": client_secret, "plan": plan, "webhook_secrets": list(webhook_secret),
+        "redirect_uri": redirect_uri,
+    }  # fmt: skip
+    raw = {k: v for k, v in raw.items() if v not in (None, [])}
+    with zoom_errors():
+        try:
+            conn = Connection.model_validate(raw)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc).splitlines()[-1].strip()) from None
+        path = _file(settings)
+        existing: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+        if any(c.get("name") == name for c in existing) or name in settings.connections():
+            raise ConfigurationError(f"connection {name!r} already exists")
+        path.write_text(json.dumps([*existing, raw], indent=2) + "\n")
+        path.chmod(0o600)
+        click.echo(f"added {name} to {path}")
+        if code:
+            settings = settings.model_copy(update={"zoomq_connections_file": path})
+            _install(settings, conn, code, redirect_uri)
+
+
+def _install(settings: Settings, conn: Connection, code: str, redirect_uri: str | None) -> None:
+    if conn.type is not ConnectionType.OAUTH:
+        raise ConfigurationError("--code applies to oauth connections only")
+    if not redirect_uri:
+        raise ConfigurationError("--redirect-uri is required with --code")
+    import httpx
+
+    store_redis = open_redis(settings, required=True)
+    assert store_redis is not None
+    with httpx.Client(timeout=15) as http:
+        provider = token_provider(settings, conn, RedisTokenStore(store_redis), http)
+        assert isinstance(provider, AuthCodeTokens)
+        provider.exchange_code(code, redirect_uri)
+    click.echo(f"installed {conn.name}: tokens stored")
+
+
+@connections_group.command("test")
+@click.argument("name", required=False)
+@pass_settings
+def test_connection(settings: Settings, name: str | None) -> None:
+    """Get a token for connection NAME and call GET /users/me."""
+    with zoom_errors(), open_client(settings, name) as client:
+        response = client.request("GET", "/users/me")
+        user = response.json()
+        click.echo(
+            f"ok: {client.connection.name} authenticated as {user.get('email', '?')} "
+            f"(account {user.get('account_id', '?')})"
+        )

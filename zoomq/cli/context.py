@@ -1,0 +1,100 @@
+"""Shared CLI plumbing: settings built once at the edge, error exits, client construction."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+import redis
+from pydantic import ValidationError
+
+from zoomq.client.http import ZoomClient
+from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
+from zoomq.settings import Settings
+
+__all__ = ["fail", "open_client", "open_redis", "pass_settings", "zoom_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]).upper()
+        fail(f"setting {field}: {first['msg']}", 2)
+        raise  # unreachable; for type checkers
+
+
+def pass_settings(fn: F) -> F:
+    """Inject the ``Settings`` built once per invocation."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        root = ctx.find_root()
+        if not isinstance(root.obj, Settings):
+            root.obj = _load_settings()
+        return fn(root.obj, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def zoom_errors() -> Iterator[None]:
+    """Map the exception tree to exit codes: 2 for bad input/config, 1 for Zoom errors."""
+    try:
+        yield
+    except InvalidInput as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ConfigurationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ZoomError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo(json.dumps(exc.to_dict(), default=str), err=True)
+        sys.exit(1)
+
+
+def open_redis(settings: Settings, *, required: bool) -> redis.Redis | None:
+    """Redis if reachable; without it the CLI uses in-process caches (and says so)."""
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        if required:
+            raise ConfigurationError(f"Redis at REDIS_URL is unreachable: {exc}") from exc
+        click.echo(
+            "note: Redis unreachable; using a process-local token cache and rate limiter",
+            err=True,
+        )
+        return None
+    return client
+
+
+@contextmanager
+def open_client(
+    settings: Settings, connection: str | None, *, use_redis: bool = True
+) -> Iterator[ZoomClient]:
+    conn = settings.connection(connection)
+    client_redis = open_redis(settings, required=False) if use_redis else None
+    client = ZoomClient(settings, conn, redis_client=client_redis)
+    try:
+        yield client
+    finally:
+        client.close()
+        if client_redis is not None:
+            client_redis.close()

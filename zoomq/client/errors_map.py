@@ -1,0 +1,58 @@
+"""Turning a Zoom error response into the right exception of the one tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from zoomq.errors import (
+    APIError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PageTokenExpired,
+    PermissionDenied,
+    ServerError,
+    Unauthorized,
+)
+
+__all__ = ["api_error", "error_body"]
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+}
+
+
+def error_body(response: httpx.Response) -> dict[str, Any]:
+    """Zoom's ``{"code", "message", "errors"}``, or what can be salvaged of a non-JSON body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {"message": response.text[:500] or response.reason_phrase}
+    return body if isinstance(body, dict) else {"message": str(body)[:500]}
+
+
+def api_error(response: httpx.Response) -> APIError:
+    body = error_body(response)
+    code = body.get("code")
+    code = code if isinstance(code, int) else None
+    status = response.status_code
+    cls = _BY_STATUS.get(status, ServerError if status >= 500 else APIError)
+    request = response.request
+    if cls is BadRequest and code == 300 and "next_page_token" in request.url.params:
+        cls = PageTokenExpired
+    errors = body.get("errors")
+    return cls(
+        str(body.get("message") or response.reason_phrase or "error"),
+        status=status,
+        code=code,
+        errors=errors if isinstance(errors, list) else (),
+        tracking_id=response.headers.get("x-zm-trackingid"),
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+    )

@@ -1,0 +1,257 @@
+"""``ZoomClient``: the one way zoomq sends a request to Zoom.
+
+Per request: a slot from the distributed rate limiter, the bearer token (``ZoomAuth``),
+then the retry loop — the only one in the client — driven by ``RetryPolicy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from zoomq.client.auth import ZoomAuth, token_provider
+from zoomq.client.errors_map import api_error, error_body
+from zoomq.client.pagination import iter_pages
+from zoomq.client.ratelimit import (
+    PLAN_BUDGETS,
+    USER_MEETING_DAILY_CAP,
+    Budget,
+    MemoryRateLimiter,
+    RateCategory,
+    RateLimiter,
+    RedisRateLimiter,
+    next_utc_midnight,
+    parse_rate_limit,
+)
+from zoomq.client.retry import RetryPolicy
+from zoomq.client.tokens import MemoryTokenStore, RedisTokenStore, TokenStore
+from zoomq.clock import Clock, SystemClock
+from zoomq.errors import DailyLimitExceeded, RateLimited, TransportError
+from zoomq.settings import Connection, Settings
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["ZoomClient"]
+
+log = structlog.get_logger(__name__)
+
+USER_AGENT = "zoomq/0.1 (+https://github.com/zoomq/zoomq)"
+
+
+def _is_zoom_api_host(host: str) -> bool:
+    return host == "api.zoom.us" or (host.startswith("api-") and host.endswith(".zoom.us"))
+
+
+class ZoomClient:
+    """A Zoom API client for one connection; safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connection: Connection,
+        *,
+        redis_client: redis.Redis | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        token_store: TokenStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.clock = clock or SystemClock()
+        self.policy = policy or RetryPolicy(
+            max_attempts=settings.zoomq_http_max_attempts, max_wait=settings.zoomq_http_max_wait
+        )
+        if limiter is None:
+            limiter = (
+                RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter(self.clock)
+            )
+        if token_store is None:
+            token_store = RedisTokenStore(redis_client) if redis_client else MemoryTokenStore()
+        self.limiter = limiter
+        self.base_url = settings.api_base_url(connection)
+        timeout = httpx.Timeout(
+            settings.zoomq_http_timeout, connect=settings.zoomq_http_connect_timeout
+        )
+        limits = httpx.Limits(
+            max_connections=settings.zoomq_http_max_connections,
+            max_keepalive_connections=settings.zoomq_http_max_connections,
+        )
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        self._token_http = httpx.Client(transport=transport, timeout=timeout, headers=headers)
+        self.tokens = token_provider(
+            settings, connection, token_store, self._token_http, self.clock
+        )
+        self.http = httpx.Client(
+            base_url=self.base_url + "/",
+            transport=transport,
+            timeout=timeout,
+            limits=limits,
+            headers=headers,
+            auth=ZoomAuth(self.tokens),
+            follow_redirects=False,
+        )
+        base_host = urlsplit(self.base_url).hostname or ""
+        self.allowed_hosts: frozenset[str] = frozenset({base_host, *settings.zoom_api_hosts})
+
+    # -- lifecycle ---------------------------------------------------------------
+    def close(self) -> None:
+        self.http.close()
+        self._token_http.close()
+
+    def __enter__(self) -> ZoomClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- budgets -----------------------------------------------------------------
+    def budget(self, category: RateCategory) -> Budget:
+        conn = self.connection
+        plan = PLAN_BUDGETS[conn.plan.value][category]
+        override = conn.rate_limits.get(category.value)
+        return Budget(override, plan.daily) if override else plan
+
+    def host_allowed(self, host: str) -> bool:
+        return _is_zoom_api_host(host) or host in self.allowed_hosts
+
+    def _count_daily(self, category: RateCategory, user_quota: str | None) -> None:
+        now = self.clock.time()
+        budget = self.budget(category)
+        key = self.connection.rate_key
+        reset = next_utc_midnight(now)
+        if budget.daily and not self.limiter.count_daily(
+            f"{key}:{category.value}", budget.daily, now
+        ):
+            raise DailyLimitExceeded(
+                f"daily {category.value} budget of {budget.daily} used up for {key}",
+                reset_at=reset,
+                retry_after=reset.timestamp() - now,
+                category=category.value,
+            )
+        if user_quota and not self.limiter.count_daily(
+            f"{key}:user:{user_quota}", USER_MEETING_DAILY_CAP, now
+        ):
+            raise DailyLimitExceeded(
+                f"user {user_quota} used up {USER_MEETING_DAILY_CAP} meeting creates/updates today",
+                reset_at=reset,
+                retry_after=reset.timestamp() - now,
+                category="user_meeting",
+            )
+
+    def _take_slot(self, category: RateCategory) -> None:
+        budget = self.budget(category)
+        wait = self.limiter.reserve(
+            f"{self.connection.rate_key}:{category.value}", budget, self.policy.max_wait
+        )
+        if wait < 0:
+            raise RateLimited(
+                f"{category.value} budget busy for {-wait:.1f}s",
+                retry_after=-wait,
+                category=category.value,
+            )
+        self.clock.sleep(wait)
+
+    # -- requests ----------------------------------------------------------------
+    def _url(self, path_or_url: str) -> str:
+        if "://" in path_or_url:
+            return path_or_url
+        return path_or_url.lstrip("/")
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        category: RateCategory = RateCategory.LIGHT,
+        user_quota: str | None = None,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """Send one logical request, with brief retries; raise the tree's errors."""
+        method = method.upper()
+        url = self._url(path_or_url)
+        self._count_daily(category, user_quota)
+        policy = self.policy
+        attempt = 0
+        while True:
+            self._take_slot(category)
+            try:
+                response = self.http.request(
+                    method, url, params=params, json=json, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                sent = not isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                )
+                if attempt + 1 >= policy.max_attempts or not policy.should_retry_transport(
+                    method, sent=sent
+                ):
+                    raise TransportError(
+                        f"{method} {urlsplit(str(self.base_url)).hostname}: {type(exc).__name__}"
+                    ) from exc
+                self.clock.sleep(policy.backoff.delay(attempt))
+                attempt += 1
+                continue
+            status = response.status_code
+            if status == 429:
+                self._rate_limited(response, attempt, category)
+                attempt += 1
+                continue
+            if policy.should_retry_status(method, status) and attempt + 1 < policy.max_attempts:
+                info = parse_rate_limit(response.headers, None, self.clock.time())
+                self.clock.sleep(min(policy.wait_for(attempt, info.retry_after), policy.max_wait))
+                attempt += 1
+                continue
+            if raise_for_status and status >= 400:
+                raise api_error(response)
+            return response
+
+    def _rate_limited(self, response: httpx.Response, attempt: int, category: RateCategory) -> None:
+        """Sleep a short per-second 429 off, or raise for the queue to wait."""
+        now = self.clock.time()
+        body = error_body(response)
+        info = parse_rate_limit(response.headers, str(body.get("message", "")), now)
+        common: dict[str, Any] = {
+            "category": info.category or category.value,
+            "status": 429,
+            "code": body.get("code") if isinstance(body.get("code"), int) else None,
+            "tracking_id": response.headers.get("x-zm-trackingid"),
+        }
+        message = str(body.get("message") or "rate limited")
+        if info.daily:
+            wait = info.retry_after if info.retry_after is not None else 3600.0
+            raise DailyLimitExceeded(
+                message,
+                reset_at=datetime.fromtimestamp(now + wait, UTC),
+                retry_after=wait,
+                **common,
+            )
+        wait = self.policy.wait_for(attempt, info.retry_after)
+        if wait > self.policy.max_wait or attempt + 1 >= self.policy.max_attempts:
+            raise RateLimited(message, retry_after=max(wait, 1.0), **common)
+        log.debug("zoom.rate_limited", wait=round(wait, 3), attempt=attempt)
+        self.clock.sleep(wait)
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str],
+        page_size: int | None,
+        category: RateCategory,
+        max_pages: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        return iter_pages(
+            self, path, params=params, page_size=page_size, category=category, max_pages=max_pages
+        )
