@@ -66,6 +66,8 @@ class _Base:
         self.key = f"{self.kind}:{connection.name}"
         #: Token-endpoint calls made by this provider (tests and metrics read it).
         self.fetches = 0
+        # A process-local copy saves a Redis round trip per request; a 401 clears it.
+        self._local: Token | None = None
 
     def _post_token(self, data: dict[str, str]) -> dict[str, Any]:
         conn = self.connection
@@ -137,12 +139,21 @@ class _Base:
                 )
 
     def access_token(self) -> str:
+        now = self.clock.time()
+        local = self._local
+        if local is not None and local.fresh(now, self.margin):
+            return local.access_token
         current = self.store.get(self.key)
-        if current is not None and current.fresh(self.clock.time(), self.margin):
-            return current.access_token
-        return self._refresh(current).access_token
+        if current is None or not current.fresh(now, self.margin):
+            current = self._refresh(current)
+        self._local = current
+        return current.access_token
 
     def invalidate(self, access_token: str) -> None:
+        self._local = None
+        self._drop(access_token)
+
+    def _drop(self, access_token: str) -> None:
         raise NotImplementedError
 
 
@@ -160,7 +171,7 @@ class ServerToServerTokens(_Base):
         self.store.set(self.key, token, ttl=max(1.0, token.expires_at - self.clock.time()))
         return token
 
-    def invalidate(self, access_token: str) -> None:
+    def _drop(self, access_token: str) -> None:
         self.store.delete_if(self.key, access_token)
 
 
@@ -206,7 +217,7 @@ class AuthCodeTokens(_Base):
         self.store.set(self.key, token, ttl=None)
         return token
 
-    def invalidate(self, access_token: str) -> None:
+    def _drop(self, access_token: str) -> None:
         with self.store.lock(self.key, _LOCK_TTL) as held:
             current = self.store.get(self.key)
             if held and current is not None and current.access_token == access_token:

@@ -24,7 +24,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (0-based)."""
-        return float(self.rand()) * min(self.cap, self.base * (2**attempt))
+        return self.rand() * min(self.cap, self.base * 2.0**attempt)
 
 
 #: Methods Zoom treats as safe to repeat after a 5xx (POST may have taken effect).
@@ -50,7 +50,7 @@ class RetryPolicy:
         return status == 503 or self.retry_unsafe_methods or method.upper() in IDEMPOTENT
 
     def should_retry_transport(self, method: str, *, sent: bool) -> bool:
-        """A connect error never reached Zoom, so any method may retry; others only if idempotent."""
+        """Connect errors never reached Zoom: any method may retry. Others: idempotent only."""
         return not sent or self.retry_unsafe_methods or method.upper() in IDEMPOTENT
 
     def wait_for(self, attempt: int, retry_after: float | None) -> float:
