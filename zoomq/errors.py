@@ -6,6 +6,8 @@
     ├── ConfigurationError            settings or a connection definition are unusable
     ├── InvalidInput                  an action's input failed validation (names the field)
     ├── TransportError                no usable HTTP response (connect/read errors after retries)
+    ├── WebhookVerificationError      a webhook's signature/timestamp is wrong (webhooks.errors)
+    ├── MalformedWebhook              a webhook body is not Zoom's envelope (webhooks.errors)
     ├── AuthError                     OAuth failed: token endpoint refused, token rejected twice
     │   └── RefreshTokenRevoked       the stored refresh token is no longer valid; re-install
     ├── RateLimited                   wait longer than the client will sleep; the queue retries
