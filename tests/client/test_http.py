@@ -6,7 +6,14 @@ import httpx
 import pytest
 
 from tests.client.fakes import FakeClock, ScriptedZoom, connection, settings
-from zoomq.client import MemoryRateLimiter, MemoryTokenStore, RateCategory, ZoomClient
+from zoomq.client import (
+    Backoff,
+    MemoryRateLimiter,
+    MemoryTokenStore,
+    RateCategory,
+    RetryPolicy,
+    ZoomClient,
+)
 from zoomq.errors import (
     BadRequest,
     Conflict,
@@ -24,9 +31,12 @@ from zoomq.errors import (
 def make(zoom: ScriptedZoom, clock: FakeClock | None = None, **overrides: object) -> ZoomClient:
     s = settings(**overrides)
     clock = clock or FakeClock()
+    # A budget so large that the limiter never waits: the sleeps seen are the retry policy's.
+    conn = connection(s).model_copy(update={"rate_limits": {"light": 1e9, "medium": 1e9}})
     return ZoomClient(
         s,
-        connection(s),
+        conn,
+        policy=RetryPolicy(max_attempts=4, backoff=Backoff(rand=lambda: 0.5)),
         transport=zoom.transport(),
         clock=clock,
         limiter=MemoryRateLimiter(clock),
@@ -62,7 +72,7 @@ def test_retries_5xx_with_backoff_then_succeeds() -> None:
     zoom = ScriptedZoom(httpx.Response(503), httpx.Response(502), httpx.Response(200, json={}))
     make(zoom, clock).request("GET", "/users/me")
     assert len(zoom.requests) == 3
-    assert len([s for s in clock.sleeps if s > 0]) <= 2
+    assert [s for s in clock.sleeps if s > 0] == [0.125, 0.25]  # half of 0.25 * 2**n
 
 
 def test_post_is_not_retried_on_500() -> None:

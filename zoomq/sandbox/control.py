@@ -1,0 +1,132 @@
+"""``/_sandbox/*``: drive the sandbox over HTTP (no auth, no faults, no rate limits).
+
+::
+
+    GET    /_sandbox/state              counts: requests, token requests, resources, faults
+    POST   /_sandbox/reset              back to the seeded account; {"keep_tokens": true}
+                                        keeps issued access tokens valid
+    POST   /_sandbox/faults             inject a fault (fields: see ``faults``) -> 201
+    GET    /_sandbox/faults             the active faults
+    DELETE /_sandbox/faults             remove every fault -> 204
+    DELETE /_sandbox/faults/{id}        remove one fault -> 204 (404 if unknown)
+    POST   /_sandbox/download_tokens    {"ttl": seconds?} -> 201 {"download_token": ...}
+    POST   /_sandbox/recordings         {"meeting_id": ..., "file_sizes": [...]} -> 201
+                                        the new recording
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from zoomq.sandbox.responses import json_response, no_content
+
+if TYPE_CHECKING:
+    from zoomq.sandbox.state import SandboxState
+
+__all__ = ["control_routes"]
+
+_FAULT_FIELDS = (
+    "method",
+    "path_pattern",
+    "status",
+    "count",
+    "fraction",
+    "retry_after",
+    "body",
+    "hang_seconds",
+)
+
+
+def _bad(message: str) -> Response:
+    return json_response({"code": 300, "message": message}, 400)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    return data
+
+
+def _fault_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``FaultInjector.inject`` from a JSON body."""
+    unknown = set(data) - set(_FAULT_FIELDS) - {"path"}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    pattern = data.get("path_pattern") or data.get("path")
+    if not isinstance(pattern, str):
+        raise TypeError("path_pattern is required")
+    fields = {name: data.get(name) for name in _FAULT_FIELDS}
+    fields.update(path_pattern=pattern, status=data.get("status", 500))
+    return fields
+
+
+def control_routes(state: SandboxState) -> list[Route]:
+    async def get_state(request: Request) -> Response:
+        return json_response(state.summary())
+
+    async def reset(request: Request) -> Response:
+        try:
+            data = await _json(request)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        state.reset(keep_tokens=bool(data.get("keep_tokens", False)))
+        return no_content()
+
+    async def add_fault(request: Request) -> Response:
+        try:
+            fault = state.faults.inject(**_fault_fields(await _json(request)))
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response(fault.to_dict(), 201)
+
+    async def list_faults(request: Request) -> Response:
+        return json_response({"faults": [f.to_dict() for f in state.faults.list()]})
+
+    async def clear_faults(request: Request) -> Response:
+        state.faults.clear()
+        return no_content()
+
+    async def remove_fault(request: Request) -> Response:
+        if state.faults.remove(request.path_params["fault_id"]):
+            return no_content()
+        return json_response({"code": 404, "message": "No such fault."}, 404)
+
+    async def download_token(request: Request) -> Response:
+        try:
+            data = await _json(request)
+            ttl = data.get("ttl")
+            token = state.issue_download_token(float(ttl) if ttl is not None else None)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response({"download_token": token}, 201)
+
+    async def add_recording(request: Request) -> Response:
+        try:
+            data = await _json(request)
+            sizes = data.get("file_sizes") or [8 * 1024 * 1024, 1024 * 1024]
+            recording = state.add_recording(int(data["meeting_id"]), [int(s) for s in sizes])
+        except KeyError as exc:
+            return _bad(f"unknown or missing meeting: {exc}")
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response(recording, 201)
+
+    return [
+        Route("/_sandbox/state", get_state, methods=["GET"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/faults", add_fault, methods=["POST"]),
+        Route("/_sandbox/faults", list_faults, methods=["GET"]),
+        Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
+        Route("/_sandbox/faults/{fault_id}", remove_fault, methods=["DELETE"]),
+        Route("/_sandbox/download_tokens", download_token, methods=["POST"]),
+        Route("/_sandbox/recordings", add_recording, methods=["POST"]),
+    ]
