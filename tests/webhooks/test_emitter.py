@@ -39,3 +39,33 @@ def test_emitter_swallows_a_bad_event_name(http: httpx.Client, refused_url: str)
     emit("meeting.exploded", {"id": 1})
     assert emit.wait(timeout=1)
     assert list(emit.results) == []
+
+
+def test_sandbox_emits_signed_event_when_a_registrant_is_added(
+    loopback: LoopbackZoom, http: httpx.Client
+) -> None:
+    """Adding a registrant through the sandbox API sends meeting.registration_created."""
+    from tests.client.procs import settings_for
+    from zoomq.actions import run_action
+    from zoomq.client import ZoomClient
+    from zoomq.sandbox.config import SandboxConfig
+    from zoomq.sandbox.server import SandboxServer
+
+    url, endpoint = loopback.endpoint(200)
+    emit = make_sandbox_emitter(url, SECRET, http, account_id="sandbox-account")
+    with SandboxServer(SandboxConfig(on_event=emit, rate_limits=False)) as sandbox:
+        settings = settings_for(sandbox.api_base_url, sandbox.token_url)
+        meeting = sandbox.state.seeded.registration_meeting_id
+        with ZoomClient(settings, settings.connection()) as client:
+            run_action(
+                client,
+                "addMeetingRegistrant",
+                {"meetingId": meeting, "email": "new@example.com", "firstName": "New"},
+            )
+        assert emit.wait(timeout=5)
+    [delivery] = [d for d in endpoint.deliveries if d.event is not None]
+    assert delivery.failure is None
+    assert delivery.event is not None
+    assert delivery.event.event == "meeting.registration_created"
+    assert delivery.event.object["id"] == meeting
+    assert delivery.event.object["registrant"]["email"] == "new@example.com"

@@ -26,6 +26,15 @@ __all__ = ["sandbox_command"]
 )
 @click.option("--token-ttl", default=3600, show_default=True, type=int, help="Token lifetime (s).")
 @click.option("--no-rate-limits", is_flag=True, help="Switch rate limiting off.")
+@click.option(
+    "--webhook-url",
+    help="Send signed Zoom events here when the sandbox's state changes.",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="ZOOM_WEBHOOK_SECRET_TOKEN",
+    help="Secret that signs those events [env: ZOOM_WEBHOOK_SECRET_TOKEN].",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -34,13 +43,30 @@ def sandbox_command(
     rate_scale: float,
     token_ttl: int,
     no_rate_limits: bool,
+    webhook_url: str | None,
+    webhook_secret: str | None,
 ) -> None:
     """Serve a local Zoom API (/v2) and OAuth server with a seeded fake account."""
     from zoomq.sandbox.server import serve
 
     if rate_scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--rate-scale")
+    on_event = None
+    if webhook_url:
+        if not webhook_secret:
+            raise click.BadParameter(
+                "is required with --webhook-url", param_hint="--webhook-secret"
+            )
+        import httpx
+
+        from zoomq.webhooks.emitter import make_sandbox_emitter
+
+        on_event = make_sandbox_emitter(
+            webhook_url, webhook_secret, httpx.Client(), account_id=DEFAULT_APP.account_id
+        )
     config = SandboxConfig(
+        on_event=on_event,
+        webhook_url=webhook_url,
         seed=seed,
         plan=Plan(plan),
         rate_scale=rate_scale,
@@ -58,4 +84,6 @@ def sandbox_command(
     click.echo(f"  client_id:     {DEFAULT_APP.client_id}")
     click.echo(f"  client_secret: {DEFAULT_APP.client_secret}")
     click.echo(f"  plan: {plan}, rate limits: {'off' if no_rate_limits else f'x{rate_scale}'}")
+    if webhook_url:
+        click.echo(f"  events to:     {webhook_url}")
     serve(config, host, port)
