@@ -126,6 +126,25 @@ class Settings(BaseSettings):
     #: Refresh cached access tokens this many seconds before they expire.
     zoomq_token_refresh_margin: float = 300.0
 
+    # The worker. ``None`` means the default in ``tasks.config.QueueConfig``.
+    #: The declarative rules file (TOML), checked at worker start.
+    zoomq_rules_file: Path | None = None
+    #: Comma-separated modules with ``@automation`` functions.
+    zoomq_automation_modules: str | None = None
+    zoomq_visibility_timeout: int | None = None
+    zoomq_task_time_limit: int | None = None
+    zoomq_task_soft_time_limit: int | None = None
+    zoomq_retry_backoff_base: float | None = None
+    zoomq_retry_backoff_cap: float | None = None
+    zoomq_max_retries: int | None = None
+    zoomq_rate_limit_jitter: float | None = None
+    zoomq_max_rate_limit_retries: int | None = None
+    zoomq_daily_limit_jitter: float | None = None
+    zoomq_max_countdown: float | None = None
+    zoomq_step_lease: float | None = None
+    zoomq_idempotency_ttl: int | None = None
+    zoomq_scheduler_interval: float | None = None
+
     @field_validator("zoom_client_secret", "zoom_webhook_secret_token")
     @classmethod
     def _no_placeholders(cls, v: SecretStr | None, info: Any) -> SecretStr | None:

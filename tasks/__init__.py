@@ -1,0 +1,28 @@
+"""Celery tasks: thin wrappers that bind log context, map errors and call zoomq.
+
+- ``zoomq.actions.<key>``  one per catalog action (``tasks.actions``)
+- ``zoomq.events.handle``  one Zoom event → its automations (``tasks.events``)
+- ``zoomq.automations.run`` one automation for one event (``tasks.automations``)
+
+Queue-level retries live in one place, ``tasks.base.ZoomqTask``, and its decisions in
+``tasks.policy``. Tasks are registered on zoomq's own app (``register_tasks``), not as
+shared tasks, so another Celery app in the same process never sees them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+__all__ = ["register_tasks"]
+
+
+def register_tasks(app: Celery) -> None:
+    """Register every zoomq task on ``app`` (``shared=False``: on this app only)."""
+    from tasks import actions, automations, events
+
+    actions.register(app)
+    events.register(app)
+    automations.register(app)

@@ -1,0 +1,77 @@
+"""One Celery task per catalog action: ``zoomq.actions.<key>``.
+
+Signature: ``(input: dict, connection: str | None = None, meta: dict | None = None)``.
+Actions with a side effect run under the step guard keyed by ``meta.idempotency_key``
+(else the task id), so a redelivered message does not repeat them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from celery import Celery
+
+from tasks.base import ZoomqTask
+from tasks.runtime import get_runtime
+from zoomq.actions import CATALOG, run_action
+from zoomq.idempotency import has_side_effects, run_once, summarize
+
+__all__ = ["action_task_name", "register", "run_action_task"]
+
+log = structlog.get_logger("zoomq.tasks")
+
+
+def action_task_name(key: str) -> str:
+    return f"zoomq.actions.{key}"
+
+
+def run_action_task(
+    task: ZoomqTask,
+    key: str,
+    data: dict[str, Any],
+    connection: str | None,
+    meta: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The body every action task shares."""
+    runtime = get_runtime(task.app)
+    meta = meta or {}
+    conn = connection or meta.get("connection")
+    conn = conn if isinstance(conn, str) else None
+    structlog.contextvars.bind_contextvars(action=key)
+
+    def call() -> dict[str, Any]:
+        return run_action(runtime.client(conn), key, data)
+
+    if has_side_effects(key, data):
+        guard = meta.get("idempotency_key") or task.request.id
+        owner = f"{task.request.id}:{task.request.retries}:{uuid.uuid4().hex[:12]}"
+        result, replayed = run_once(
+            runtime.store, str(guard), owner, runtime.config.step_lease, key, call
+        )
+    else:
+        result, replayed = call(), False
+    summary = summarize(key, result)
+    log.info("action.skipped" if replayed else "action.done", **summary)
+    # The data stays out of the return value: Celery logs it, and it may hold secrets.
+    return {"status": "done", "replayed": replayed, **summary}
+
+
+def _make(app: Celery, key: str) -> ZoomqTask:
+    def action(
+        self: ZoomqTask,
+        input: dict[str, Any],
+        connection: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return run_action_task(self, key, input, connection, meta)
+
+    action.__name__ = action.__qualname__ = key
+    action.__doc__ = CATALOG[key].description
+    return app.task(name=action_task_name(key), base=ZoomqTask, bind=True, shared=False)(action)
+
+
+def register(app: Celery) -> dict[str, ZoomqTask]:
+    """Register one task per catalog action on ``app``; returns them by action key."""
+    return {key: _make(app, key) for key in CATALOG}

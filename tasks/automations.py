@@ -1,0 +1,50 @@
+"""``zoomq.automations.run``: one automation for one event, its steps run once each."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from celery import Celery
+
+from tasks.base import ZoomqTask
+from tasks.runtime import get_runtime
+from zoomq.automations import AutomationContext, run_automation
+
+__all__ = ["RUN_TASK", "register", "run"]
+
+RUN_TASK = "zoomq.automations.run"
+
+log = structlog.get_logger("zoomq.tasks")
+
+
+def run(
+    self: ZoomqTask,
+    event: dict[str, Any],
+    automation: str,
+    meta: dict[str, Any] | None = None,
+) -> Any:
+    """Run the automation named ``automation``; the task id is the run's idempotency key."""
+    runtime = get_runtime(self.app)
+    meta = meta or {}
+    structlog.contextvars.bind_contextvars(automation=automation, event=event.get("event"))
+    auto = runtime.automations.get(automation)
+    run_key = str(meta.get("idempotency_key") or self.request.id)
+    ctx = AutomationContext(
+        automation=automation,
+        run_key=run_key,
+        meta=meta,
+        clients=runtime.client,
+        store=runtime.store,
+        owner=f"{self.request.id}:{self.request.retries}:{uuid.uuid4().hex[:12]}",
+        lease=runtime.config.step_lease,
+    )
+    run_automation(auto, event, ctx)
+    steps = [{"action": s.action, "replayed": s.replayed} for s in ctx.steps]
+    log.info("automation.done", steps=steps)
+    return {"status": "done", "automation": automation, "steps": steps}
+
+
+def register(app: Celery) -> ZoomqTask:
+    return app.task(name=RUN_TASK, base=ZoomqTask, bind=True, shared=False)(run)

@@ -1,0 +1,180 @@
+"""``ZoomqTask``: the base of every zoomq task, and the one place queue retries happen.
+
+At entry it binds the log context (task id, task, correlation id, connection, attempt);
+when the task raises, ``tasks.policy.decide`` says what to do and this class does it:
+a Celery retry with a countdown, parking (``zoomq.parking``) or the dead-letter store
+(``zoomq.dlq``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from celery import Task
+from celery.exceptions import Ignore, Reject, Retry
+from redis import RedisError
+
+from tasks.policy import GiveUp, Park, RetryLater, decide
+from tasks.runtime import get_runtime
+from zoomq.errors import ZoomError
+from zoomq.logs import redact
+from zoomq.parking import TaskMessage
+
+__all__ = ["ZoomqTask", "describe_error", "safe_repr", "task_meta"]
+
+log = structlog.get_logger("zoomq.tasks")
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """A JSON-safe description, redacted: ``ZoomError.to_dict()``, else type and message.
+
+    It is logged and kept in the dead-letter store, so URL tokens are scrubbed here.
+    """
+    found = exc.to_dict() if isinstance(exc, ZoomError) else {}
+    error = found or {"type": type(exc).__name__, "message": str(exc)}
+    scrubbed: dict[str, Any] = redact(None, "", {"error": error})["error"]
+    return scrubbed
+
+
+def safe_repr(value: Any, limit: int = 1024) -> str:
+    """A repr for Celery's ``argsrepr``/``kwargsrepr`` with secrets redacted.
+
+    Celery shows these (worker logs, ``inspect``, Flower) instead of the arguments.
+    """
+    text = repr(redact(None, "", {"value": value})["value"])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}
+
+
+def task_meta(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    meta = kwargs.get("meta")
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
+class ZoomqTask(Task[Any, Any]):
+    """Log context at entry; on error, retry later, park or dead-letter — never loop here."""
+
+    #: ``tasks.policy.decide`` owns the budgets; Celery's own limit is off.
+    max_retries = None
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        named = self._bound(args, kwargs)
+        meta = task_meta(named)
+        connection = named.get("connection") or meta.get("connection")
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            task_id=request.id,
+            task=self.name,
+            correlation_id=meta.get("correlation_id") or request.id,
+            connection=connection,
+            attempt=(request.retries or 0) + 1,
+        )
+        try:
+            # Not super().__call__: that pushes a fresh request and hides the id and retries.
+            return self.run(*args, **kwargs)
+        except (Retry, Reject, Ignore):
+            raise
+        except Exception as exc:
+            return self.handle_error(exc, args, kwargs)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Every argument by name, however it was passed."""
+        try:
+            bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
+        except TypeError:
+            return dict(kwargs)
+        return dict(bound.arguments)
+
+    def _with_meta(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], meta: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments again, with ``meta`` replaced, in the shape the task was sent."""
+        try:
+            bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
+        except TypeError:
+            return list(args), {**kwargs, "meta": meta}
+        bound.arguments["meta"] = meta
+        return list(bound.args), dict(bound.kwargs)
+
+    def handle_error(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Apply the queue's decision for ``exc``; returns a summary unless it retries."""
+        request = self.request
+        runtime = get_runtime(self.app)
+        now = time.time()
+        retries = request.retries or 0
+        named = self._bound(args, kwargs)
+        meta = task_meta(named)
+        # Counts by reason ride in meta; a message sent afresh (retries 0: new, or replayed
+        # from the dead letters) starts with none.
+        counts = _counts(meta.get("retry_counts")) if retries else {}
+        decision = decide(exc, counts, runtime.config, now)
+        error = describe_error(exc)
+        meta.setdefault("first_attempt_at", now)
+        if isinstance(decision, RetryLater):
+            counts[decision.reason] = counts.get(decision.reason, 0) + 1
+        meta["retry_counts"] = counts
+        new_args, new_kwargs = self._with_meta(args, kwargs, meta)
+        delivery = request.delivery_info or {}
+        queue = delivery.get("routing_key") if isinstance(delivery, Mapping) else None
+        message = TaskMessage(
+            name=self.name,
+            args=new_args,
+            kwargs=new_kwargs,
+            task_id=str(request.id),
+            attempts=retries,
+            queue=queue if isinstance(queue, str) and queue else None,
+        )
+        fields: dict[str, Any] = {"error": error, "reason": decision.reason}
+        if not isinstance(exc, ZoomError):
+            # As a field, so the redact processor sees the text (exc_info would bypass it).
+            fields["traceback"] = "".join(traceback.format_exception(exc))
+        if isinstance(decision, RetryLater):
+            log.warning("task.retry", countdown=round(decision.countdown, 3), **fields)
+            # Passed through to apply_async (the type stubs do not list them).
+            reprs: dict[str, Any] = {
+                "argsrepr": safe_repr(new_args),
+                "kwargsrepr": safe_repr(new_kwargs),
+            }
+            raise self.retry(
+                args=tuple(new_args),
+                kwargs=new_kwargs,
+                countdown=decision.countdown,
+                exc=exc,
+                **reprs,
+            )
+        connection = named.get("connection") or meta.get("connection")
+        try:
+            if isinstance(decision, Park):
+                runtime.parking.park(message, decision.due_at, {**error, "why": decision.reason})
+                log.warning("task.parked", due_in=round(decision.due_at - now, 3), **fields)
+                return {"status": "parked", "due_at": decision.due_at}
+            assert isinstance(decision, GiveUp)
+            entry = runtime.dlq.add(
+                message,
+                error,
+                connection=connection if isinstance(connection, str) else None,
+                attempts=retries + 1,
+                first_at=float(meta["first_attempt_at"]),
+            )
+        except RedisError as store_exc:
+            # Cannot park or dead-letter: put the message back rather than lose it.
+            # No exc_info (log.exception): its text would bypass the redact processor.
+            log.error("task.requeued", store_error=type(store_exc).__name__, **fields)  # noqa: TRY400
+            raise Reject(store_exc, requeue=True) from exc
+        log.error("task.dead_lettered", dlq_id=entry.id, attempts=entry.attempts, **fields)
+        return {"status": "dead_lettered", "id": entry.id}

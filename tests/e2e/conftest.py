@@ -1,0 +1,282 @@
+"""End-to-end fixtures: a real Celery worker process, the sandbox and a redis-server.
+
+The worker runs as ``python -m celery -A worker.app worker --pool threads`` with the
+environment a deployment would set (REDIS_URL, ZOOM_*, ZOOMQ_RULES_FILE...), retry
+backoffs shortened so the whole module runs in well under a minute and a half.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from worker.app import create_celery
+from zoomq.redis_server import RedisServer
+from zoomq.sandbox.config import SandboxConfig
+from zoomq.sandbox.server import SandboxServer
+from zoomq.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Sandbox budgets are 10 % of Zoom's Pro plan: light 3/s, medium 2/s. zoomq's limiter is
+#: told a little less, so no 1-second window at the sandbox ever sees more than its budget.
+SANDBOX_SCALE = 0.1
+CLIENT_RATES = {"light": 2.0, "medium": 1.5}
+
+#: Tokens put into events; none may ever appear in the worker's log.
+DOWNLOAD_TOKEN = "dltok-" + uuid.uuid4().hex
+PASSWORD = "pw-" + uuid.uuid4().hex
+
+RULES = """
+[[rule]]
+name = "copy-registrant"
+event = "meeting.registration_created"
+action = "addMeetingRegistrant"
+when = {{ "payload.object.topic" = {{ in = ["E2E launch", "E2E demo"] }} }}
+[rule.input]
+meetingId = {meeting_id}
+email = "{{{{ payload.object.registrant.email }}}}"
+firstName = "{{{{ payload.object.registrant.first_name }}}}"
+lastName = "Copied from {{{{ payload.object.id }}}}"
+
+[[rule]]
+name = "leaky-lookup"
+event = "meeting.ended"
+action = "rawRequest"
+[rule.input]
+method = "GET"
+url = "/no-such-thing/{{{{ payload.object.id }}}}?access_token={{{{ download_token }}}}"
+"""
+
+AUTOMATIONS = '''
+"""Python automations of the end-to-end tests."""
+
+import httpx
+
+from zoomq.automations import automation
+
+
+@automation("user.created", name="welcome-meeting")
+def welcome(event, ctx):
+    user = event["payload"]["object"]
+    created = ctx.run_action(
+        "createMeeting", {"userId": user["id"], "topic": "Welcome " + user["email"]}
+    )
+    ctx.run_action("getMeeting", {"meetingId": created["data"]["id"]})
+
+
+@automation("recording.completed", name="fetch-recording")
+def fetch(event, ctx):
+    # Downloads take the event's token as a query parameter; httpx's errors quote the URL.
+    for item in event["payload"]["object"]["recording_files"]:
+        url = item["download_url"] + "?access_token=" + event["download_token"]
+        httpx.get(url, timeout=5).raise_for_status()
+'''
+
+
+@dataclass
+class E2E:
+    """Handles on everything the end-to-end tests drive and inspect."""
+
+    sandbox: SandboxServer
+    redis: redis.Redis
+    app: Celery
+    settings: Settings
+    log_path: Path
+    registration_meeting_id: int
+
+    def send_event(self, event: dict[str, Any], correlation_id: str) -> tuple[str, dict[str, Any]]:
+        """Enqueue ``event`` as the receiver does: by name, task id ``evt-<hash>``."""
+        body = json.dumps(event, sort_keys=True).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        meta = {
+            "connection": "default",
+            "received_at": time.time(),
+            "correlation_id": correlation_id,
+            "dedup_key": f"evt:{event['event']}:{digest}",
+            "request_id": uuid.uuid4().hex,
+        }
+        task_id = f"evt-{digest[:32]}"
+        self.app.send_task(
+            "zoomq.events.handle", args=[event], kwargs={"meta": meta}, task_id=task_id
+        )
+        return task_id, meta
+
+    def registrants(self, email: str) -> list[dict[str, Any]]:
+        state = self.sandbox.state
+        with state.lock:
+            found = state.store.meeting_registrants.get(self.registration_meeting_id, {})
+            return [r for r in found.values() if r["email"] == email]
+
+    def posts(self) -> int:
+        path = f"/v2/meetings/{self.registration_meeting_id}/registrants"
+        return self.sandbox.state.count("POST", path)
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The worker's JSON log lines so far."""
+        lines = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            if raw.startswith("{"):
+                try:
+                    lines.append(json.loads(raw))
+                except ValueError:
+                    continue
+        return lines
+
+    def log_events(self, name: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in self.logs()
+            if line.get("event") == name and all(line.get(k) == v for k, v in match.items())
+        ]
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def registration_event(
+    email: str, topic: str = "E2E launch", meeting_id: int = 7001
+) -> dict[str, Any]:
+    return {
+        "event": "meeting.registration_created",
+        "event_ts": int(time.time() * 1000),
+        "download_token": DOWNLOAD_TOKEN,
+        "payload": {
+            "account_id": "sandbox-account",
+            "object": {
+                "id": meeting_id,
+                "topic": topic,
+                "password": PASSWORD,
+                "registrant": {"email": email, "first_name": "Ada"},
+            },
+        },
+    }
+
+
+def worker_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[str, str]:
+    connections = e2e_dir / "connections.json"
+    connections.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "default",
+                    "account_id": "sandbox-account",
+                    "client_id": "sandbox-client",
+                    "client_secret": "sandbox-secret",
+                    "rate_limits": CLIENT_RATES,
+                }
+            ]
+        )
+    )
+    (e2e_dir / "e2e_automations.py").write_text(AUTOMATIONS)
+    rules = e2e_dir / "rules.toml"
+    rules.write_text(RULES.format(meeting_id=sandbox.state.seeded.registration_meeting_id))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "REDIS"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(e2e_dir), str(REPO)]),
+            "REDIS_URL": redis_url,
+            "ZOOM_API_BASE_URL": sandbox.api_base_url,
+            "ZOOM_OAUTH_TOKEN_URL": sandbox.token_url,
+            "ZOOM_API_HOSTS": '["127.0.0.1"]',
+            "ZOOMQ_CONNECTIONS_FILE": str(connections),
+            "ZOOMQ_RULES_FILE": str(rules),
+            "ZOOMQ_AUTOMATION_MODULES": "e2e_automations",
+            "ZOOMQ_LOG_FORMAT": "json",
+            # The HTTP client hands any wait over 0.5 s to the queue.
+            "ZOOMQ_HTTP_MAX_WAIT": "0.5",
+            "ZOOMQ_RETRY_BACKOFF_BASE": "0.2",
+            "ZOOMQ_RETRY_BACKOFF_CAP": "1.0",
+            "ZOOMQ_MAX_RETRIES": "2",
+            "ZOOMQ_RATE_LIMIT_JITTER": "0.3",
+            "ZOOMQ_DAILY_LIMIT_JITTER": "0.2",
+            "ZOOMQ_SCHEDULER_INTERVAL": "0.2",
+        }
+    )
+    return env
+
+
+def start_worker(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or '"worker.ready"' in log_path.read_text(),
+            timeout=30,
+            what="the worker to be ready",
+        )
+    except AssertionError:
+        stop_worker(process)
+        raise
+    if process.poll() is not None:
+        raise AssertionError(f"the worker exited ({process.returncode}):\n{log_path.read_text()}")
+    return process
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    """One sandbox, one redis-server and one Celery worker process for the module."""
+    e2e_dir = tmp_path_factory.mktemp("e2e")
+    config = SandboxConfig(seed=11, rate_scale=SANDBOX_SCALE)
+    with RedisServer(e2e_dir / "redis") as server, SandboxServer(config) as sandbox:
+        log_path = e2e_dir / "worker.log"
+        argv = [
+            sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            "--pool", "threads", "-c", "8", "-Q", "events,actions",
+            "--loglevel", "DEBUG", "-n", "e2e@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        process = start_worker(argv, worker_env(e2e_dir, sandbox, server.url), log_path)
+        settings = Settings(_env_file=None, redis_url=server.url)
+        client = redis.Redis.from_url(server.url)
+        try:
+            yield E2E(
+                sandbox=sandbox,
+                redis=client,
+                app=create_celery(settings),
+                settings=settings,
+                log_path=log_path,
+                registration_meeting_id=sandbox.state.seeded.registration_meeting_id,
+            )
+        finally:
+            stop_worker(process)
+            client.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "e2e" in request.fixturenames:
+        request.getfixturevalue("e2e").sandbox.state.faults.clear()

@@ -1,0 +1,96 @@
+"""The dead-letter store against a real redis-server."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import redis
+
+from zoomq.dlq import DeadLetterStore
+from zoomq.errors import NotFound
+from zoomq.parking import TaskMessage
+
+
+def message(n: int, attempts: int = 3) -> TaskMessage:
+    return TaskMessage(
+        name="zoomq.actions.getMeeting",
+        args=[{"meetingId": n}],
+        kwargs={"connection": "default", "meta": {"correlation_id": f"c{n}"}},
+        task_id=f"task-{n}",
+        attempts=attempts,
+    )
+
+
+def clock_from(start: float) -> itertools.count[float]:
+    return itertools.count(start, 10.0)
+
+
+def test_an_entry_keeps_everything_needed_to_replay(redis_client: redis.Redis) -> None:
+    """Task name, args, kwargs, connection, error, attempts and times are kept."""
+    times = clock_from(1000.0)
+    store = DeadLetterStore(redis_client, clock=lambda: next(times))
+    error = NotFound("no meeting", status=404, code=3001).to_dict()
+    entry = store.add(message(1), error, connection="default", attempts=1, first_at=990.0)
+    found = store.get(entry.id)
+    assert found == entry
+    assert found.message == message(1)
+    assert found.error["type"] == "NotFound"
+    assert found.error["code"] == 3001
+    assert (found.attempts, found.first_at, found.last_at) == (1, 990.0, 1000.0)
+    data = found.to_dict()
+    assert data["task"] == "zoomq.actions.getMeeting"
+    assert data["connection"] == "default"
+
+
+def test_entries_list_newest_first_and_remove_and_purge(redis_client: redis.Redis) -> None:
+    """List is by last failure, newest first; remove and purge delete."""
+    times = clock_from(1000.0)
+    store = DeadLetterStore(redis_client, clock=lambda: next(times))
+    for n in range(3):
+        store.add(message(n), {"type": "ServerError"})
+    assert [e.id for e in store.entries()] == ["task-2", "task-1", "task-0"]
+    assert [e.id for e in store.entries(limit=1, offset=1)] == ["task-1"]
+    assert store.remove("task-1")
+    assert not store.remove("task-1")
+    assert store.count() == 2
+    assert store.purge() == 2
+    assert store.entries() == []
+
+
+def test_dying_again_keeps_the_first_time(redis_client: redis.Redis) -> None:
+    """A task id that dies after a replay keeps its first failure time and counts deaths."""
+    times = clock_from(1000.0)
+    store = DeadLetterStore(redis_client, clock=lambda: next(times))
+    store.add(message(1), {"type": "ServerError"})
+    again = store.add(message(1), {"type": "ServerError"})
+    assert (again.first_at, again.last_at, again.deaths) == (1000.0, 1010.0, 2)
+
+
+def test_replay_sends_with_a_fresh_budget_then_removes(redis_client: redis.Redis) -> None:
+    """Replay sends attempts=0 and deletes the entry; unknown ids send nothing."""
+    store = DeadLetterStore(redis_client)
+    store.add(message(1, attempts=5), {"type": "ServerError"})
+    store.add(message(2, attempts=5), {"type": "ServerError"})
+    sent: list[TaskMessage] = []
+    entry = store.replay("task-1", sent.append)
+    assert entry is not None
+    assert sent == [message(1, attempts=0)]
+    assert store.get("task-1") is None
+    assert store.replay("task-1", sent.append) is None
+    assert [e.id for e in store.replay_all(sent.append)] == ["task-2"]
+    assert [m.task_id for m in sent] == ["task-1", "task-2"]
+    assert store.count() == 0
+
+
+def test_a_failed_send_keeps_the_entry(redis_client: redis.Redis) -> None:
+    """Sent before removed: a broker error leaves the entry for the next replay."""
+    store = DeadLetterStore(redis_client)
+    store.add(message(1), {"type": "ServerError"})
+
+    def broken(_: TaskMessage) -> None:
+        raise ConnectionError("broker away")
+
+    with pytest.raises(ConnectionError):
+        store.replay("task-1", broken)
+    assert store.get("task-1") is not None

@@ -1,0 +1,106 @@
+"""zoomq's Celery app: ``create_celery(settings)``, and ``app`` for ``celery -A worker.app``.
+
+Configured for at-least-once work: late acks, re-queue when a worker dies, one message
+prefetched per slot, JSON only, and a Redis visibility timeout longer than any task may
+run (past it, Redis hands an unacknowledged task out again). Queues: ``events``,
+``actions`` (the default), ``downloads`` and ``bulk``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from tasks import register_tasks
+from tasks.base import safe_repr
+from tasks.runtime import Runtime, get_runtime, install_runtime
+from zoomq.parking import TaskMessage
+from zoomq.settings import Settings
+
+__all__ = ["QUEUES", "create_celery", "get_app", "send_message"]
+
+QUEUES = ("events", "actions", "downloads", "bulk")
+
+TASK_ROUTES = {
+    "zoomq.events.*": {"queue": "events"},
+    "zoomq.actions.*": {"queue": "actions"},
+    "zoomq.automations.*": {"queue": "actions"},
+    "zoomq.downloads.*": {"queue": "downloads"},
+    "zoomq.bulk.*": {"queue": "bulk"},
+}
+
+
+def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Celery:
+    """A Celery app on ``settings.redis_url`` with zoomq's tasks (and its runtime attached).
+
+    Worker signals are connected by the worker's edge (``get_app``, ``zoomq worker``), not
+    here: they are process-wide, and a process that only sends must not get them.
+    """
+    rt = runtime or Runtime(settings)
+    config = rt.config
+    app = Celery("zoomq", broker=settings.redis_url)
+    app.conf.update(
+        broker_transport_options={"visibility_timeout": config.visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_time_limit=config.task_time_limit,
+        task_soft_time_limit=config.task_soft_time_limit,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="actions",
+        task_routes=TASK_ROUTES,
+        task_create_missing_queues=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+        timezone="UTC",
+    )
+    register_tasks(app)
+    install_runtime(app, rt)
+    return app
+
+
+def send_message(app: Celery, message: TaskMessage) -> None:
+    """Send a stored message (parked, dead-lettered) again, with its id and attempts."""
+    options: dict[str, Any] = {}
+    if message.queue:
+        options["queue"] = message.queue
+    app.send_task(
+        message.name,
+        args=message.args,
+        kwargs=message.kwargs,
+        task_id=message.task_id,
+        retries=message.attempts,
+        argsrepr=safe_repr(message.args),
+        kwargsrepr=safe_repr(message.kwargs),
+        **options,
+    )
+
+
+@cache
+def get_app() -> Celery:
+    """The worker process's app, from the environment, with the worker signals connected.
+
+    Automations are loaded (and checked) now: a bad rules file stops the worker at start.
+    """
+    from worker import signals
+
+    app = create_celery(Settings())
+    _ = get_runtime(app).automations
+    signals.connect()
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A worker.app`` looks up ``app`` here; it is built on first access only.
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,99 @@
+"""The parked-task scheduler: a thread in the worker's main process.
+
+Every ``interval`` seconds it moves due entries out of the parking lot (atomically, see
+``zoomq.parking``) and sends each message again. A message that cannot be sent stays in
+the in-flight set and is put back by ``recover`` after ``stale_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from zoomq.parking import ParkingLot, TaskMessage
+
+__all__ = ["ParkingScheduler"]
+
+log = structlog.get_logger("zoomq.worker")
+
+
+class ParkingScheduler:
+    """Send parked tasks again when they are due."""
+
+    def __init__(
+        self,
+        lot: ParkingLot,
+        send: Callable[[TaskMessage], None],
+        *,
+        interval: float = 1.0,
+        batch: int = 100,
+        stale_after: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lot = lot
+        self.send = send
+        self.interval = interval
+        self.batch = batch
+        self.stale_after = stale_after
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        """One pass: recover stale in-flight entries, send what is due; returns how many."""
+        now = self.clock()
+        recovered = self.lot.recover(self.stale_after, now)
+        if recovered:
+            log.warning("parking.recovered", count=recovered)
+        sent = 0
+        for entry in self.lot.claim_due(now, self.batch):
+            message = entry.message
+            try:
+                self.send(message)
+            except Exception as exc:  # stays in flight; recover() brings it back
+                log.error(  # noqa: TRY400 - a traceback's text would bypass redaction
+                    "parking.send_failed",
+                    task=message.name,
+                    task_id=message.task_id,
+                    error=type(exc).__name__,
+                    detail=str(exc),
+                )
+                continue
+            self.lot.sent(entry)
+            sent += 1
+            log.info(
+                "parking.sent",
+                task=message.name,
+                task_id=message.task_id,
+                late=round(now - entry.due_at, 3),
+            )
+        return sent
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception as exc:  # Redis away: keep the thread alive, try again
+                log.error("parking.tick_failed", error=type(exc).__name__, detail=str(exc))  # noqa: TRY400
+            if self._stop.wait(self.interval):
+                return
+
+    def start(self) -> ParkingScheduler:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="zoomq-parking", daemon=True)
+        self._thread.start()
+        log.info("parking.scheduler_started", interval=self.interval)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,182 @@
+"""The dead-letter store: tasks that failed for good, kept for inspection and replay.
+
+A task lands here when its error must never be retried (``NEVER_RETRY``: bad input, not
+found, no permission) or when its retries ran out. Each entry keeps what is needed to run
+it again — task name, args, kwargs, id — with the connection, the error
+(``ZoomError.to_dict()``), the attempts made and the first and last failure times.
+Replay sends it again with a fresh retry budget and removes it.
+
+Redis layout: a hash ``id → JSON`` and a sorted set of ids by last failure time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from zoomq.parking import TaskMessage
+
+__all__ = ["DeadLetter", "DeadLetterStore"]
+
+ENTRIES_KEY = "zoomq:dlq:entries"
+INDEX_KEY = "zoomq:dlq:index"
+
+#: Sends a message again (to Celery); the store stays free of queue code.
+Send = Callable[[TaskMessage], None]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One task that failed for good."""
+
+    id: str
+    message: TaskMessage
+    connection: str | None
+    error: dict[str, Any]
+    attempts: int
+    first_at: float
+    last_at: float
+    #: How many times this task id died (replayed and failed again counts twice).
+    deaths: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.message.name,
+            "task_id": self.message.task_id,
+            "args": self.message.args,
+            "kwargs": self.message.kwargs,
+            "queue": self.message.queue,
+            "retries": self.message.attempts,
+            "connection": self.connection,
+            "error": self.error,
+            "attempts": self.attempts,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "deaths": self.deaths,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeadLetter:
+        message = TaskMessage(
+            name=str(data["task"]),
+            args=list(data.get("args") or []),
+            kwargs=dict(data.get("kwargs") or {}),
+            task_id=str(data["task_id"]),
+            attempts=int(data.get("retries") or 0),
+            queue=data.get("queue"),
+        )
+        return cls(
+            id=str(data["id"]),
+            message=message,
+            connection=data.get("connection"),
+            error=dict(data.get("error") or {}),
+            attempts=int(data.get("attempts") or 0),
+            first_at=float(data.get("first_at") or 0.0),
+            last_at=float(data.get("last_at") or 0.0),
+            deaths=int(data.get("deaths") or 1),
+        )
+
+
+class DeadLetterStore:
+    """Add, list, show, replay and purge dead-lettered tasks."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        entries_key: str = ENTRIES_KEY,
+        index_key: str = INDEX_KEY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = client
+        self.entries_key = entries_key
+        self.index_key = index_key
+        self.clock = clock
+
+    def add(
+        self,
+        message: TaskMessage,
+        error: Mapping[str, Any],
+        *,
+        connection: str | None = None,
+        attempts: int | None = None,
+        first_at: float | None = None,
+    ) -> DeadLetter:
+        """Store ``message`` as dead; a task id already here keeps its first time."""
+        now = self.clock()
+        entry_id = message.task_id
+        previous = self.get(entry_id)
+        entry = DeadLetter(
+            id=entry_id,
+            message=message,
+            connection=connection,
+            error=dict(error),
+            attempts=attempts if attempts is not None else message.attempts + 1,
+            first_at=previous.first_at if previous else (first_at or now),
+            last_at=now,
+            deaths=previous.deaths + 1 if previous else 1,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.entries_key, entry_id, json.dumps(entry.to_dict(), default=str))
+        pipe.zadd(self.index_key, {entry_id: now})
+        pipe.execute()
+        return entry
+
+    def get(self, entry_id: str) -> DeadLetter | None:
+        raw = self.redis.hget(self.entries_key, entry_id)
+        return None if raw is None else DeadLetter.from_dict(json.loads(raw))
+
+    def entries(self, limit: int = 50, offset: int = 0) -> list[DeadLetter]:
+        """Entries, most recent failure first."""
+        ids = cast("list[bytes]", self.redis.zrevrange(self.index_key, offset, offset + limit - 1))
+        if not ids:
+            return []
+        raws = self.redis.hmget(self.entries_key, ids)
+        return [DeadLetter.from_dict(json.loads(r)) for r in raws if r is not None]
+
+    def count(self) -> int:
+        return int(self.redis.zcard(self.index_key))
+
+    def remove(self, entry_id: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.entries_key, entry_id)
+        pipe.zrem(self.index_key, entry_id)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def purge(self) -> int:
+        """Delete every entry; returns how many there were."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zcard(self.index_key)
+        pipe.delete(self.entries_key, self.index_key)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def replay(self, entry_id: str, send: Send) -> DeadLetter | None:
+        """Send the entry again with a fresh retry budget, then remove it.
+
+        Sent before removed: a crash in between leaves the entry here, and sending it
+        twice is harmless because the task id is its idempotency key.
+        """
+        entry = self.get(entry_id)
+        if entry is None:
+            return None
+        send(entry.message.with_attempts(0))
+        self.remove(entry_id)
+        return entry
+
+    def replay_all(self, send: Send) -> list[DeadLetter]:
+        """Replay every entry, oldest failure first."""
+        replayed: list[DeadLetter] = []
+        for raw_id in self.redis.zrange(self.index_key, 0, -1):
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            entry = self.replay(entry_id, send)
+            if entry is not None:
+                replayed.append(entry)
+        return replayed

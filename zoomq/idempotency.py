@@ -1,0 +1,275 @@
+"""Idempotency: one deterministic key per event, automation run and action step.
+
+The key is the Celery task id and the name of a Redis guard (STYLE.md §10):
+
+- ``dispatch`` guard, ``SET NX`` when an event hands a run to an automation, so a
+  redelivered event does not enqueue it twice;
+- ``step`` guard around each call with a side effect: a lease (``SET NX PX``) while it
+  runs, then a ``done`` record written the moment Zoom has answered, so a redelivered
+  task whose call already happened returns the recorded result instead of calling again.
+
+Between Zoom's reply and the ``done`` record nothing else runs; a crash exactly there is
+the one window in which a side effect can repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+
+from zoomq.errors import ZoomError
+
+__all__ = [
+    "DoneRecord",
+    "IdempotencyStore",
+    "StepInProgress",
+    "event_key",
+    "has_side_effects",
+    "run_key",
+    "run_once",
+    "step_key",
+    "summarize",
+]
+
+PREFIX = "zoomq:idem"
+#: Results larger than this are recorded as a summary only.
+MAX_RESULT_BYTES = 16_384
+
+# Done wins; else take the lease (or renew our own); else report how long it is held.
+_BEGIN = """
+local done = redis.call('GET', KEYS[1])
+if done then return {'done', done} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'run', ''} end
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return {'run', ''}
+end
+return {'busy', tostring(redis.call('PTTL', KEYS[2]))}
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# A claim left "pending" by a dispatcher that died before sending is taken over.
+_CLAIM = """
+local state = redis.call('GET', KEYS[1])
+if state == false or state == 'pending' then
+  redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+class StepInProgress(ZoomError):
+    """Another delivery of the same step holds its lease; try again after ``retry_after``."""
+
+    def __init__(self, key: str, retry_after: float) -> None:
+        super().__init__(f"step {key} is running elsewhere; retry in {retry_after:.1f}s")
+        self.key = key
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "key": self.key, "retry_after": self.retry_after}
+
+
+def event_key(event: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
+    """The event's key: the receiver's ``dedup_key``, else a hash of the canonical JSON.
+
+    The receiver hashes the raw body; the fallback (for events enqueued by hand) hashes
+    the parsed event, which is as stable for identical events.
+    """
+    given = (meta or {}).get("dedup_key")
+    if isinstance(given, str) and given:
+        return given
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+    name = event.get("event") if isinstance(event.get("event"), str) else "unknown"
+    return f"evt:{name}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+def run_key(event_key: str, automation: str) -> str:
+    """One automation's run for one event: also the run task's Celery task id."""
+    return f"{event_key}:{automation}"
+
+
+def step_key(run: str, index: int, action: str) -> str:
+    """The ``index``-th action a run performs (runs must call actions in a stable order)."""
+    return f"{run}:{index}:{action}"
+
+
+def has_side_effects(action: str, data: Mapping[str, Any]) -> bool:
+    """Whether running the action twice could change Zoom twice (GETs can repeat freely)."""
+    from zoomq.actions import CATALOG
+
+    if action == "rawRequest":
+        method = data.get("method", "GET")
+        return not (isinstance(method, str) and method.strip().upper() in {"GET", "HEAD"})
+    found = CATALOG.get(action)
+    return found is None or found.method.upper() not in {"GET", "HEAD"}
+
+
+@dataclass(frozen=True)
+class DoneRecord:
+    """A step that happened: when, a summary, and its result when small enough."""
+
+    key: str
+    at: float
+    summary: dict[str, Any]
+    result: Any = None
+    truncated: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at,
+                "summary": self.summary,
+                "result": self.result,
+                "truncated": self.truncated,
+            },
+            separators=(",", ":"),
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, key: str, raw: str | bytes) -> DoneRecord:
+        data = json.loads(raw)
+        return cls(
+            key=key,
+            at=float(data.get("at", 0.0)),
+            summary=dict(data.get("summary") or {}),
+            result=data.get("result"),
+            truncated=bool(data.get("truncated", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Begin:
+    """What ``IdempotencyStore.begin`` found: run it, it is done, or it is busy elsewhere."""
+
+    state: Literal["run", "done", "busy"]
+    record: DoneRecord | None = None
+    retry_after: float = 0.0
+
+
+class IdempotencyStore:
+    """The dispatch and step guards in Redis."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = PREFIX,
+        ttl: int = 7 * 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self.clock = clock
+        self._begin = client.register_script(_BEGIN)
+        self._release = client.register_script(_RELEASE)
+        self._claim = client.register_script(_CLAIM)
+
+    def _k(self, kind: str, key: str) -> str:
+        return f"{self.prefix}:{kind}:{key}"
+
+    # -- dispatch guard ------------------------------------------------------------
+    def claim_dispatch(self, key: str) -> bool:
+        """True when this caller should enqueue ``key``: first claim, or an unfinished one."""
+        return bool(self._claim(keys=[self._k("dispatch", key)], args=[self.ttl]))
+
+    def mark_dispatched(self, key: str) -> None:
+        """The run is enqueued: later claims of ``key`` are refused."""
+        self.redis.set(self._k("dispatch", key), "sent", ex=self.ttl)
+
+    def dispatch_state(self, key: str) -> str | None:
+        raw = self.redis.get(self._k("dispatch", key))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    # -- step guard ----------------------------------------------------------------
+    def begin(self, key: str, owner: str, lease: float) -> Begin:
+        """Take the step's lease, or report it done (with its record) or busy."""
+        state, value = self._begin(
+            keys=[self._k("done", key), self._k("lease", key)],
+            args=[owner, max(1, int(lease * 1000))],
+        )
+        state = state.decode() if isinstance(state, bytes) else str(state)
+        if state == "done":
+            return Begin("done", DoneRecord.from_json(key, value))
+        if state == "busy":
+            pttl = int(value) if value else 0
+            return Begin("busy", retry_after=max(pttl, 1000) / 1000)
+        return Begin("run")
+
+    def finish(self, key: str, summary: Mapping[str, Any], result: Any = None) -> DoneRecord:
+        """Record the step done (with its result if small) and drop the lease, atomically."""
+        encoded = json.dumps(result, separators=(",", ":"), default=str)
+        truncated = len(encoded) > MAX_RESULT_BYTES
+        record = DoneRecord(
+            key=key,
+            at=self.clock(),
+            summary=dict(summary),
+            result=None if truncated else result,
+            truncated=truncated,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self._k("done", key), record.to_json(), ex=self.ttl)
+        pipe.delete(self._k("lease", key))
+        pipe.execute()
+        return record
+
+    def release(self, key: str, owner: str) -> None:
+        """Give the lease back after a failed attempt, if it is still ours."""
+        self._release(keys=[self._k("lease", key)], args=[owner])
+
+    def done(self, key: str) -> DoneRecord | None:
+        raw = self.redis.get(self._k("done", key))
+        return None if raw is None else DoneRecord.from_json(key, raw)
+
+
+def summarize(action: str, result: Any) -> dict[str, Any]:
+    """A few identifying fields of an action's result, for the done record and logs."""
+    summary: dict[str, Any] = {"action": action}
+    data = result.get("data") if isinstance(result, Mapping) else None
+    if isinstance(data, Mapping):
+        for name in ("id", "uuid", "registrant_id", "status", "topic", "email"):
+            value = data.get(name)
+            if isinstance(value, str | int | float | bool):
+                summary[name] = value
+    return summary
+
+
+def run_once(
+    store: IdempotencyStore,
+    key: str,
+    owner: str,
+    lease: float,
+    action: str,
+    call: Callable[[], dict[str, Any]],
+) -> tuple[dict[str, Any], bool]:
+    """Run ``call`` unless ``key`` is done; returns ``(result, replayed)``.
+
+    The done record is written straight after ``call`` returns (Zoom has answered),
+    before anything else. Busy elsewhere raises ``StepInProgress``.
+    """
+    begun = store.begin(key, owner, lease)
+    if begun.state == "done":
+        assert begun.record is not None
+        record = begun.record
+        result = record.result if isinstance(record.result, dict) else {"data": None}
+        return {**result, "replayed": True, "summary": record.summary}, True
+    if begun.state == "busy":
+        raise StepInProgress(key, begun.retry_after)
+    try:
+        result = call()
+    except BaseException:
+        store.release(key, owner)
+        raise
+    store.finish(key, summarize(action, result), result)
+    return result, False

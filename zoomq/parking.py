@@ -1,0 +1,171 @@
+"""Parked tasks: work that must wait longer than a Celery countdown may (daily limits).
+
+A countdown task sits unacknowledged in the worker until its time; past the broker's
+visibility timeout Redis would hand it out a second time. So a long wait is not a
+countdown: the full task message goes into a sorted set scored by when it is due, and
+the worker's scheduler sends it again then. Due entries are moved by a Lua script into
+an in-flight set before sending, so two schedulers never send one entry twice and an
+entry whose sender died is recovered, not lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+import redis
+
+__all__ = ["ParkedTask", "ParkingLot", "TaskMessage"]
+
+PARKED_KEY = "zoomq:parked"
+MOVING_KEY = "zoomq:parked:moving"
+
+# Move up to ARGV[2] entries due by ARGV[1] from the parked set to the in-flight set.
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZADD', KEYS[2], ARGV[1], member)
+end
+return due
+"""
+# Put in-flight entries claimed before ARGV[1] back, due at once (ARGV[2]).
+_RECOVER = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, member in ipairs(stale) do
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+end
+return #stale
+"""
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """Everything needed to send a task again: name, args, kwargs, id and attempts so far."""
+
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    task_id: str
+    #: Celery's ``retries`` count when it was taken out of the queue.
+    attempts: int = 0
+    #: The queue it came from; None lets the router choose.
+    queue: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "task_id": self.task_id,
+            "attempts": self.attempts,
+            "queue": self.queue,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskMessage:
+        return cls(
+            name=str(data["name"]),
+            args=list(data.get("args") or []),
+            kwargs=dict(data.get("kwargs") or {}),
+            task_id=str(data["task_id"]),
+            attempts=int(data.get("attempts") or 0),
+            queue=data.get("queue"),
+        )
+
+    def with_attempts(self, attempts: int) -> TaskMessage:
+        return replace(self, attempts=attempts)
+
+
+@dataclass(frozen=True)
+class ParkedTask:
+    """A task message waiting in the parking lot until ``due_at`` (epoch seconds)."""
+
+    message: TaskMessage
+    due_at: float
+    parked_at: float
+    reason: dict[str, Any] = field(default_factory=dict)
+    #: The exact member in Redis, to remove it once sent.
+    raw: str = field(default="", compare=False)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "message": self.message.to_dict(),
+                "due_at": self.due_at,
+                "parked_at": self.parked_at,
+                "reason": self.reason,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> ParkedTask:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        data = json.loads(text)
+        return cls(
+            message=TaskMessage.from_dict(data["message"]),
+            due_at=float(data["due_at"]),
+            parked_at=float(data.get("parked_at", 0.0)),
+            reason=dict(data.get("reason") or {}),
+            raw=text,
+        )
+
+
+class ParkingLot:
+    """Park task messages until a time; hand them back when due."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        key: str = PARKED_KEY,
+        moving_key: str = MOVING_KEY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = client
+        self.key = key
+        self.moving_key = moving_key
+        self.clock = clock
+        self._claim_due = client.register_script(_CLAIM_DUE)
+        self._recover = client.register_script(_RECOVER)
+
+    def park(
+        self, message: TaskMessage, due_at: float, reason: Mapping[str, Any] | None = None
+    ) -> ParkedTask:
+        entry = ParkedTask(message, due_at, self.clock(), dict(reason or {}))
+        raw = entry.to_json()
+        self.redis.zadd(self.key, {raw: due_at})
+        return replace(entry, raw=raw)
+
+    def claim_due(self, now: float | None = None, limit: int = 100) -> list[ParkedTask]:
+        """Atomically move entries due by ``now`` to the in-flight set and return them."""
+        at = self.clock() if now is None else now
+        members = self._claim_due(keys=[self.key, self.moving_key], args=[at, limit])
+        return [ParkedTask.from_json(m) for m in members]
+
+    def sent(self, entry: ParkedTask) -> None:
+        """The entry's message is back in its queue: forget it."""
+        self.redis.zrem(self.moving_key, entry.raw)
+
+    def recover(self, older_than: float, now: float | None = None) -> int:
+        """Entries claimed more than ``older_than`` seconds ago (sender died) become due."""
+        at = self.clock() if now is None else now
+        return int(self._recover(keys=[self.key, self.moving_key], args=[at - older_than, at]))
+
+    def entries(self, limit: int = 100) -> list[ParkedTask]:
+        """Parked entries, soonest first."""
+        members = cast("list[bytes]", self.redis.zrange(self.key, 0, limit - 1))
+        return [ParkedTask.from_json(m) for m in members]
+
+    def count(self) -> int:
+        return int(self.redis.zcard(self.key))
+
+    def in_flight(self) -> int:
+        return int(self.redis.zcard(self.moving_key))
