@@ -43,7 +43,13 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
     config = rt.config
     app = Celery("zoomq", broker=settings.redis_url)
     app.conf.update(
-        broker_transport_options={"visibility_timeout": config.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": config.visibility_timeout,
+            # Sweep for messages a dead worker left unacknowledged often enough that they
+            # come back soon after the visibility timeout (kombu's default is ~100 s).
+            "unacked_restore_interval": max(1, min(10, config.visibility_timeout // 10)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
