@@ -87,6 +87,10 @@ def event_key(event: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -
     """
     given = (meta or {}).get("dedup_key")
     if isinstance(given, str) and given:
+        # Two Zoom apps may deliver byte-identical bodies: they are different events.
+        connection = (meta or {}).get("connection")
+        if isinstance(connection, str) and connection not in ("", "default"):
+            return f"{connection}:{given}"
         return given
     canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
     name = event.get("event") if isinstance(event.get("event"), str) else "unknown"

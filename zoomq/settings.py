@@ -126,6 +126,19 @@ class Settings(BaseSettings):
     #: Refresh cached access tokens this many seconds before they expire.
     zoomq_token_refresh_margin: float = 300.0
 
+    # The receiver.
+    zoomq_events_queue: str = "events"
+    #: Larger webhook bodies get 413 without being read whole.
+    zoomq_webhook_max_body_bytes: int = 1_048_576
+    #: How far (s) a webhook's timestamp may be from now, either way.
+    zoomq_webhook_tolerance: float = 300.0
+    #: A webhook not safely in Redis within this many seconds gets 503 (Zoom retries).
+    zoomq_enqueue_timeout: float = 1.0
+    #: How long a delivered event's body is remembered, to acknowledge redeliveries.
+    zoomq_webhook_dedup_ttl: int = 259_200
+    zoomq_enqueue_batch_size: int = 256
+    zoomq_enqueue_max_pending: int = 10_000
+
     # The worker. ``None`` means the default in ``tasks.config.QueueConfig``.
     #: The declarative rules file (TOML), checked at worker start.
     zoomq_rules_file: Path | None = None

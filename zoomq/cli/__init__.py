@@ -23,11 +23,21 @@ cli.add_command(connections_group)
 
 def _optional_commands() -> None:
     # Commands whose modules pull in servers; imported here so `zoomq action` stays light.
+    from receiver.cli import receiver_command
+    from zoomq.cli.dev import dev_command
+    from zoomq.cli_worker import dlq_group, worker_command
     from zoomq.sandbox.cli import sandbox_command
     from zoomq.webhooks.cli import webhook_group
 
-    cli.add_command(sandbox_command)
-    cli.add_command(webhook_group)
+    for command in (
+        dev_command,
+        dlq_group,
+        receiver_command,
+        sandbox_command,
+        webhook_group,
+        worker_command,
+    ):
+        cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,9 @@
+"""The receiver: Zoom webhooks in, Celery task messages out, on Redis; health and metrics.
+
+Imports ``zoomq`` only, never ``tasks`` or ``worker``: events reach Celery by task name.
+"""
+
+from receiver.app import create_app
+from receiver.config import EVENT_TASK, ReceiverConfig
+
+__all__ = ["EVENT_TASK", "ReceiverConfig", "create_app"]

@@ -1,0 +1,102 @@
+"""Everything one receiver process holds: configuration, endpoints, clients, the writer."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from receiver.config import ReceiverConfig, WebhookEndpoint, build_endpoints
+from receiver.dispatch import EventDispatcher
+from receiver.metrics import ReceiverMetrics
+from zoomq.clock import Clock
+from zoomq.queue import BatchEnqueuer
+from zoomq.settings import Connection, Settings
+
+__all__ = ["ReceiverRuntime"]
+
+
+class ReceiverRuntime:
+    """Built by ``create_app``; its clients and writer task live for the app's lifespan."""
+
+    def __init__(self, settings: Settings, config: ReceiverConfig, clock: Clock) -> None:
+        self.settings = settings
+        self.config = config
+        self.clock = clock
+        #: Read once: a changed connections file takes effect on restart.
+        self.connections: dict[str, Connection] = settings.connections()
+        self.endpoints: dict[str, WebhookEndpoint] = build_endpoints(
+            settings, config, clock, self.connections
+        )
+        self.metrics = ReceiverMetrics()
+        self.redis: aredis.Redis | None = None
+        self.enqueuer: BatchEnqueuer | None = None
+        self.dispatcher = EventDispatcher(config, clock, self.metrics)
+        # For the OAuth callback's token exchange, which is synchronous code in a thread.
+        self.sync_redis: redis.Redis | None = None
+        self.http: httpx.Client | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        self.redis = aredis.Redis.from_url(
+            config.redis_url,
+            # Fail fast and let the request answer 503: Zoom retries, we need not. One
+            # immediate retry gets past a pooled connection that died with a Redis restart
+            # (the enqueuer's own connection does the same by itself).
+            socket_connect_timeout=config.enqueue_timeout,
+            socket_timeout=max(config.enqueue_timeout, config.readiness_timeout) * 2,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self.enqueuer = BatchEnqueuer(
+            self.redis,
+            timeout=config.enqueue_timeout,
+            max_batch=config.batch_size,
+            max_pending=config.max_pending,
+            on_batch=self.metrics.observe_batch,
+        )
+        await self.enqueuer.start()
+        self.metrics.pending = self.enqueuer.pending_count
+        self.dispatcher.enqueuer = self.enqueuer
+        self.sync_redis = redis.Redis.from_url(
+            config.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+        )
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(
+                self.settings.zoomq_http_timeout, connect=self.settings.zoomq_http_connect_timeout
+            )
+        )
+        if config.gc_freeze:
+            gc.collect()
+            gc.freeze()
+
+    async def stop(self) -> None:
+        self.dispatcher.enqueuer = None
+        if self.enqueuer is not None:
+            await self.enqueuer.stop()
+            self.enqueuer = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+        if self.sync_redis is not None:
+            self.sync_redis.close()
+            self.sync_redis = None
+        if self.http is not None:
+            self.http.close()
+            self.http = None
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """Starlette lifespan: start on startup, drain and close on shutdown."""
+        del app
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

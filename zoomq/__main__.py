@@ -1,0 +1,5 @@
+"""``python -m zoomq``: the same CLI as the ``zoomq`` script."""
+
+from zoomq.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""Putting work on the Celery queues from processes that do not run Celery.
+
+``build_task_message`` writes the protocol-2 message a Celery worker consumes from Redis;
+``BatchEnqueuer`` pushes such messages durably, deduplicated and in batches. The webhook
+receiver uses both, and so can anything else that must enqueue fast (the bulk jobs API).
+"""
+
+from zoomq.queue.enqueue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable
+from zoomq.queue.message import (
+    RawJSON,
+    build_task_message,
+    next_delivery_tag,
+    origin_nodename,
+)
+
+__all__ = [
+    "ENQUEUE_SCRIPT",
+    "BatchEnqueuer",
+    "QueueUnavailable",
+    "RawJSON",
+    "build_task_message",
+    "next_delivery_tag",
+    "origin_nodename",
+]
