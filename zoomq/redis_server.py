@@ -57,7 +57,8 @@ class RedisServer:
         host: str = "127.0.0.1",
         persist: bool = False,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute: redis-server changes into --dir before it opens a relative --logfile.
+        self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port or free_port(host)
         self.persist = persist

@@ -27,7 +27,7 @@ def test_zoomq_dev_runs_the_whole_stack(tmp_path: Path) -> None:
     with log.open("wb") as out:
         dev = subprocess.Popen(
             [sys.executable, "-m", "zoomq", "dev", "--port", str(port),
-             "--sandbox-port", str(sandbox_port), "--data-dir", str(tmp_path / "data")],
+             "--sandbox-port", str(sandbox_port)],  # data in ./.zoomq, as for a user
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

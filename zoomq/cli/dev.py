@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import httpx
 
-from zoomq.cli.context import pass_settings
+from zoomq.cli.context import pass_settings, zoom_errors
 from zoomq.redis_server import RedisServer, free_port
 from zoomq.settings import Settings
 
@@ -65,7 +65,8 @@ def dev_command(
     """Run Redis, the sandbox Zoom, the receiver and a worker together."""
     env = dict(os.environ)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-    redis_server = RedisServer(data_dir / "redis", port=free_port(), persist=True).start()
+    with zoom_errors():
+        redis_server = RedisServer(data_dir / "redis", port=free_port(), persist=True).start()
     env["REDIS_URL"] = redis_server.url
     secret = settings.zoom_webhook_secret_token
     if secret is None:
