@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from tasks import register_tasks
 from tasks.base import safe_repr
@@ -61,7 +61,12 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
         task_ignore_result=True,
         task_time_limit=config.task_time_limit,
         task_soft_time_limit=config.task_soft_time_limit,
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue its own direct exchange and routing key: otherwise every queue is bound
+        # to the default exchange under the default key, and the banner (and any broker
+        # that honours bindings) sees four copies of one route.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
         task_default_queue="actions",
         task_routes=TASK_ROUTES,
         task_create_missing_queues=True,

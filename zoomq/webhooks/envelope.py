@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from zoomq.webhooks.errors import MalformedWebhook
 
 __all__ = [
@@ -54,10 +56,33 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Every byte but an ASCII digit mapped to "x", digits to "0": a run of 19 digits then shows
+# as _DIGIT_RUN. Two C passes over the body, a small fraction of a parse.
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x78 for i in range(256))
+_DIGIT_RUN = b"0" * 19
+
+
+def _loads(body: bytes) -> Any:
+    """``body`` as Python's json module reads it (UTF-8/16/32, no NaN or Infinity), faster.
+
+    orjson parses the common body several times faster, and what it accepts it reads as
+    the json module does, with one exception: an integer beyond 64 bits becomes a float.
+    So a body with a 19-digit run goes to the json module, as does every body orjson
+    refuses (lone surrogates, a BOM, UTF-16, infinite floats, invalid JSON): the json
+    module's verdict and error text stay the answer.
+    """
+    if isinstance(body, bytes) and _DIGIT_RUN not in body.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body, parse_constant=_refuse_constant)
+
+
 def parse_envelope(body: bytes) -> ZoomEvent:
     """Parse a delivery; raise ``MalformedWebhook`` with a ``reason`` if it is not an envelope."""
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
+        data = _loads(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise MalformedWebhook("invalid_json", f"body is not UTF-8 JSON: {exc}") from None
     if not isinstance(data, dict):
