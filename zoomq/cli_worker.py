@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import redis
-from pydantic import ValidationError
 
-from zoomq.cli.context import fail, pass_settings
+from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.dlq import DeadLetter, DeadLetterStore
 from zoomq.errors import ConfigurationError
 from zoomq.logs import redact
@@ -30,16 +29,6 @@ __all__ = ["dlq_group", "replay_dead_letters", "worker_command"]
 
 POOLS = ("prefork", "threads", "solo")
 DEFAULT_QUEUES = "events,actions,downloads,bulk"
-
-
-def _worker_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]).upper()
-        fail(f"setting {field}: {first['msg']}", 2)
-        raise  # unreachable
 
 
 @click.command("worker")
@@ -74,7 +63,7 @@ def worker_command(
     from worker import signals
     from worker.app import create_celery
 
-    settings = _worker_settings()
+    settings = load_settings()
     try:
         app = create_celery(settings)
         automations = get_runtime(app).automations  # check the rules file before starting

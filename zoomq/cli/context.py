@@ -17,7 +17,7 @@ from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.settings import Settings
 
-__all__ = ["fail", "open_client", "open_redis", "pass_settings", "zoom_errors"]
+__all__ = ["fail", "load_settings", "open_client", "open_redis", "pass_settings", "zoom_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +27,8 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _load_settings() -> Settings:
+def load_settings() -> Settings:
+    """Settings from the environment; an invalid one exits 2 naming the variable."""
     try:
         return Settings()
     except ValidationError as exc:
@@ -45,7 +46,7 @@ def pass_settings(fn: F) -> F:
         ctx = click.get_current_context()
         root = ctx.find_root()
         if not isinstance(root.obj, Settings):
-            root.obj = _load_settings()
+            root.obj = load_settings()
         return fn(root.obj, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
