@@ -28,7 +28,9 @@ def run(
     """Run the automation named ``automation``; the task id is the run's idempotency key."""
     runtime = get_runtime(self.app)
     meta = meta or {}
-    structlog.contextvars.bind_contextvars(automation=automation, event=event.get("event"))
+    structlog.contextvars.bind_contextvars(
+        automation=automation, zoom_event_type=event.get("event")
+    )
     auto = runtime.automations.get(automation)
     run_key = str(meta.get("idempotency_key") or self.request.id)
     ctx = AutomationContext(

@@ -150,13 +150,22 @@ class ZoomqTask(Task[Any, Any]):
                 "argsrepr": safe_repr(new_args),
                 "kwargsrepr": safe_repr(new_kwargs),
             }
-            raise self.retry(
-                args=tuple(new_args),
-                kwargs=new_kwargs,
-                countdown=decision.countdown,
-                exc=exc,
-                **reprs,
-            )
+            try:
+                raise self.retry(
+                    args=tuple(new_args),
+                    kwargs=new_kwargs,
+                    countdown=decision.countdown,
+                    exc=exc,
+                    **reprs,
+                )
+            except Reject as rejected:
+                # Celery could not send the retry copy and would drop the message
+                # (requeue=False): put it back instead, to run again.
+                # (celery-types does not declare Reject's attributes.)
+                if getattr(rejected, "requeue", False):
+                    raise
+                log.error("task.retry_send_failed", **fields)  # noqa: TRY400 - see task.requeued
+                raise Reject(getattr(rejected, "reason", None), requeue=True) from exc
         connection = named.get("connection") or meta.get("connection")
         try:
             if isinstance(decision, Park):

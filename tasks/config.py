@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomq.automations import split_modules
+from zoomq.errors import ConfigurationError
 from zoomq.settings import Settings
 
 __all__ = ["QueueConfig"]
@@ -48,7 +49,11 @@ class QueueConfig:
         if self.max_countdown <= 0:
             object.__setattr__(self, "max_countdown", self.visibility_timeout / 2)
         if self.task_time_limit >= self.visibility_timeout:
-            raise ValueError("task_time_limit must be below visibility_timeout")
+            raise ConfigurationError(
+                f"ZOOMQ_TASK_TIME_LIMIT ({self.task_time_limit}) must be below "
+                f"ZOOMQ_VISIBILITY_TIMEOUT ({self.visibility_timeout}): a task still running "
+                "when its message becomes visible again would run twice"
+            )
         if self.task_soft_time_limit >= self.task_time_limit:
             object.__setattr__(self, "task_soft_time_limit", int(self.task_time_limit * 0.95))
 

@@ -25,7 +25,7 @@ def handle(self: ZoomqTask, event: dict[str, Any], meta: dict[str, Any] | None =
     runtime = get_runtime(self.app)
     meta = meta or {}
     structlog.contextvars.bind_contextvars(
-        event=event.get("event"), dedup_key=event_key(event, meta)
+        zoom_event_type=event.get("event"), dedup_key=event_key(event, meta)
     )
     # Debug only; the redact processor strips tokens (download_token and the like).
     log.debug("event.received", zoom_event=event, meta=meta)

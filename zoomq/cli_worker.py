@@ -124,7 +124,11 @@ def _sender(settings: Settings) -> Iterator[Callable[[TaskMessage], None]]:
     """Send through zoomq's Celery app, so routing is the worker's own."""
     from worker.app import create_celery, send_message
 
-    app: Celery = create_celery(settings)
+    try:
+        app: Celery = create_celery(settings)
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+        raise  # unreachable
     try:
         yield lambda message: send_message(app, message)
     finally:
@@ -153,15 +157,17 @@ def dlq_group() -> None:
 @dlq_group.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--raw", is_flag=True, help="With --json: secrets in the arguments as stored.")
 @pass_settings
-def dlq_list(settings: Settings, limit: int, as_json: bool) -> None:
+def dlq_list(settings: Settings, limit: int, as_json: bool, raw: bool) -> None:
     """List dead letters, most recent failure first."""
     with _store(settings) as store:
         entries = store.entries(limit=limit)
         total = store.count()
     if as_json:
         for entry in entries:
-            click.echo(json.dumps(entry.to_dict(), default=str))
+            data = entry.to_dict() if raw else dict(redact(None, "", entry.to_dict()))
+            click.echo(json.dumps(data, default=str))
         return
     if not entries:
         click.echo("no dead letters")

@@ -83,6 +83,18 @@ class DeadLetter:
         )
 
 
+# Remove an entry only if it is still the one that was replayed: a replayed task that
+# fails again at once writes a new entry under the same id, which must stay.
+_REMOVE_IF_SAME = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 class DeadLetterStore:
     """Add, list, show, replay and purge dead-lettered tasks."""
 
@@ -98,6 +110,7 @@ class DeadLetterStore:
         self.entries_key = entries_key
         self.index_key = index_key
         self.clock = clock
+        self._remove_if_same = client.register_script(_REMOVE_IF_SAME)
 
     def add(
         self,
@@ -162,13 +175,15 @@ class DeadLetterStore:
         """Send the entry again with a fresh retry budget, then remove it.
 
         Sent before removed: a crash in between leaves the entry here, and sending it
-        twice is harmless because the task id is its idempotency key.
+        twice is harmless because the task id is its idempotency key. Only the entry that
+        was sent is removed: if the replayed task has already died again, its new entry stays.
         """
-        entry = self.get(entry_id)
-        if entry is None:
+        raw = self.redis.hget(self.entries_key, entry_id)
+        if raw is None:
             return None
+        entry = DeadLetter.from_dict(json.loads(raw))
         send(entry.message.with_attempts(0))
-        self.remove(entry_id)
+        self._remove_if_same(keys=[self.entries_key, self.index_key], args=[entry_id, raw])
         return entry
 
     def replay_all(self, send: Send) -> list[DeadLetter]:

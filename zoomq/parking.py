@@ -22,6 +22,8 @@ __all__ = ["ParkedTask", "ParkingLot", "TaskMessage"]
 
 PARKED_KEY = "zoomq:parked"
 MOVING_KEY = "zoomq:parked:moving"
+#: Entries that cannot be read back (kept for inspection, never retried in a loop).
+BAD_KEY = "zoomq:parked:bad"
 
 # Move up to ARGV[2] entries due by ARGV[1] from the parked set to the in-flight set.
 _CLAIM_DUE = """
@@ -148,7 +150,17 @@ class ParkingLot:
         """Atomically move entries due by ``now`` to the in-flight set and return them."""
         at = self.clock() if now is None else now
         members = self._claim_due(keys=[self.key, self.moving_key], args=[at, limit])
-        return [ParkedTask.from_json(m) for m in members]
+        claimed: list[ParkedTask] = []
+        for member in members:
+            try:
+                claimed.append(ParkedTask.from_json(member))
+            except (ValueError, KeyError, TypeError):
+                # One unreadable entry must not hold back the rest of the batch forever.
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.zrem(self.moving_key, member)
+                pipe.zadd(BAD_KEY, {member: at})
+                pipe.execute()
+        return claimed
 
     def sent(self, entry: ParkedTask) -> None:
         """The entry's message is back in its queue: forget it."""

@@ -183,7 +183,7 @@ class Settings(BaseSettings):
                 },
                 "environment",
             )
-        for raw in self._file_connections():
+        for raw in self.file_connections():
             conn = self._build(raw, str(self.zoomq_connections_file))
             if conn.name in found:
                 raise ConfigurationError(f"connection {conn.name!r} is defined twice")
@@ -210,7 +210,8 @@ class Settings(BaseSettings):
     def authorize_url(self, conn: Connection) -> str:
         return conn.oauth_authorize_url or self.zoom_oauth_authorize_url
 
-    def _file_connections(self) -> list[dict[str, Any]]:
+    def file_connections(self) -> list[dict[str, Any]]:
+        """The raw entries of the connections file (a list, or ``{"connections": [...]}``)."""
         path = self.zoomq_connections_file
         if path is None:
             return []

@@ -256,3 +256,24 @@ def test_expired_page_token_is_a_clear_error() -> None:
 
     with pytest.raises(PageTokenExpired):
         list(client.iter_pages("/users", params={}, page_size=300, category=RateCategory.MEDIUM))
+
+
+def test_requests_refused_by_the_local_limiter_do_not_use_the_daily_cap() -> None:
+    """A request the limiter hands back to the queue never reached Zoom: it is not counted."""
+    clock = FakeClock()
+    zoom = ScriptedZoom(*[httpx.Response(201, json={}) for _ in range(3)])
+    s = settings(zoomq_http_max_wait=0.0)
+    conn = connection(s).model_copy(update={"rate_limits": {"medium": 0.01}})  # 1 per 100 s
+    client = ZoomClient(
+        s, conn, transport=zoom.transport(), clock=clock,
+        limiter=MemoryRateLimiter(clock), token_store=MemoryTokenStore(),
+    )  # fmt: skip
+    client.request("POST", "/users/u1/meetings", category=RateCategory.MEDIUM, user_quota="u1")
+    for _ in range(150):
+        with pytest.raises(RateLimited):
+            client.request(
+                "POST", "/users/u1/meetings", category=RateCategory.MEDIUM, user_quota="u1"
+            )
+    clock.sleep(100)
+    client.request("POST", "/users/u1/meetings", category=RateCategory.MEDIUM, user_quota="u1")
+    assert len(zoom.requests) == 2

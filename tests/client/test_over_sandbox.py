@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -138,7 +139,9 @@ def test_429_without_and_with_retry_after(sandbox: SandboxServer) -> None:
     sandbox.state.faults.inject("GET", "/v2/users/me", 429, count=2)
     assert client.request("GET", "/users/me").status_code == 200
     sandbox.state.faults.inject("GET", "/v2/users/me", 429, count=1, retry_after="1")
+    started = time.monotonic()
     assert client.request("GET", "/users/me").status_code == 200
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured, not a short backoff
     sandbox.state.faults.inject("GET", "/v2/users/me", 429, count=1, retry_after="120")
     with pytest.raises(RateLimited) as info:
         client.request("GET", "/users/me")

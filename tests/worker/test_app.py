@@ -10,6 +10,7 @@ from tasks.config import QueueConfig
 from tasks.runtime import get_runtime
 from worker.app import create_celery
 from zoomq.actions import CATALOG
+from zoomq.errors import ConfigurationError
 from zoomq.settings import Settings
 
 
@@ -66,5 +67,5 @@ def test_worker_settings_reach_the_queue_config(
 
 def test_time_limit_must_stay_below_the_visibility_timeout() -> None:
     """A task that may outlive the visibility timeout would be delivered twice."""
-    with pytest.raises(ValueError, match="visibility_timeout"):
+    with pytest.raises(ConfigurationError, match="VISIBILITY_TIMEOUT"):
         QueueConfig(visibility_timeout=600, task_time_limit=600)

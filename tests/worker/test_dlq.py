@@ -83,6 +83,21 @@ def test_replay_sends_with_a_fresh_budget_then_removes(redis_client: redis.Redis
     assert store.count() == 0
 
 
+def test_a_replay_that_dies_again_at_once_keeps_its_new_entry(redis_client: redis.Redis) -> None:
+    """The task dead-letters again before replay removes the old entry: the new one stays."""
+    store = DeadLetterStore(redis_client)
+    store.add(message(1, attempts=5), {"type": "ServerError"})
+
+    def dies_again(msg: TaskMessage) -> None:
+        store.add(msg, {"type": "NotFound", "code": 1001})
+
+    assert store.replay("task-1", dies_again) is not None
+    entry = store.get("task-1")
+    assert entry is not None
+    assert entry.error["type"] == "NotFound"
+    assert store.count() == 1
+
+
 def test_a_failed_send_keeps_the_entry(redis_client: redis.Redis) -> None:
     """Sent before removed: a broker error leaves the entry for the next replay."""
     store = DeadLetterStore(redis_client)

@@ -116,3 +116,18 @@ def test_scheduler_thread_starts_and_stops(redis_client: redis.Redis) -> None:
     finally:
         scheduler.stop()
     assert not scheduler.running
+
+
+def test_an_unreadable_entry_is_set_aside_and_does_not_block_the_batch(
+    redis_client: redis.Redis,
+) -> None:
+    """A corrupt member goes to the bad set; the good ones in the same batch are claimed."""
+    from zoomq.parking import BAD_KEY, MOVING_KEY, PARKED_KEY, ParkingLot, TaskMessage
+
+    lot = ParkingLot(redis_client, clock=lambda: 1000.0)
+    lot.park(TaskMessage("zoomq.actions.getUser", [{"userId": "me"}], {}, "t-1"), 10.0)
+    redis_client.zadd(PARKED_KEY, {b"{not json": 5.0})
+    claimed = lot.claim_due()
+    assert [c.message.task_id for c in claimed] == ["t-1"]
+    assert redis_client.zrange(BAD_KEY, 0, -1) == [b"{not json"]
+    assert redis_client.zrange(MOVING_KEY, 0, -1) == [claimed[0].raw.encode()]

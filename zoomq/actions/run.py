@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from zoomq.actions.base import ActionInput, ListInput, build_request
 from zoomq.actions.catalog import CATALOG, Action
+from zoomq.client.errors_map import json_body
 from zoomq.client.http import ZoomClient
 from zoomq.errors import InvalidInput
 
@@ -85,5 +86,4 @@ def run_action(client: ZoomClient, key: str, data: Mapping[str, Any]) -> dict[st
         category=action.category,
         user_quota=user,
     )
-    body: Any = response.json() if response.content else {}
-    return {"data": body}
+    return {"data": json_body(response)}

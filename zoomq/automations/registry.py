@@ -101,9 +101,10 @@ def load_modules(names: Iterable[str]) -> list[Automation]:
     for module_name in names:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except Exception as exc:  # any failure at import is a configuration error
             raise ConfigurationError(
-                f"ZOOMQ_AUTOMATION_MODULES: cannot import {module_name!r}: {exc}"
+                f"ZOOMQ_AUTOMATION_MODULES: cannot import {module_name!r}: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         for value in vars(module).values():
             marked = getattr(value, _MARK, None)

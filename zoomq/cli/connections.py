@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from zoomq.cli.context import open_client, open_redis, pass_settings, zoom_errors
-from zoomq.client.auth import AuthCodeTokens, token_provider
+from zoomq.client.auth import TOKEN_TIMEOUT, AuthCodeTokens, token_provider
 from zoomq.client.tokens import RedisTokenStore
 from zoomq.errors import ConfigurationError
 from zoomq.settings import Connection, ConnectionType, Settings
@@ -97,15 +98,23 @@ def add_connection(
         except ValueError as exc:
             raise ConfigurationError(str(exc).splitlines()[-1].strip()) from None
         path = _file(settings)
-        existing: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+        settings = settings.model_copy(update={"zoomq_connections_file": path})
+        existing = settings.file_connections()  # the same reader (and errors) as at run time
         if any(c.get("name") == name for c in existing) or name in settings.connections():
             raise ConfigurationError(f"connection {name!r} already exists")
-        path.write_text(json.dumps([*existing, raw], indent=2) + "\n")
-        path.chmod(0o600)
+        _write_private(path, json.dumps([*existing, raw], indent=2) + "\n")
         click.echo(f"added {name} to {path}")
         if code:
-            settings = settings.model_copy(update={"zoomq_connections_file": path})
             _install(settings, conn, code, redirect_uri)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with a file only its owner can read (it holds secrets)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
 
 
 def _install(settings: Settings, conn: Connection, code: str, redirect_uri: str | None) -> None:
@@ -117,7 +126,7 @@ def _install(settings: Settings, conn: Connection, code: str, redirect_uri: str 
 
     store_redis = open_redis(settings, required=True)
     assert store_redis is not None
-    with httpx.Client(timeout=15) as http:
+    with httpx.Client(timeout=TOKEN_TIMEOUT) as http:
         provider = token_provider(settings, conn, RedisTokenStore(store_redis), http)
         assert isinstance(provider, AuthCodeTokens)
         provider.exchange_code(code, redirect_uri)

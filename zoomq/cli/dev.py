@@ -45,6 +45,25 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], name: str, timeout: floa
     raise click.ClickException(f"{name} did not answer at {url}")
 
 
+def _webhook_secret(settings: Settings, env: dict[str, str]) -> tuple[str, str]:
+    """The secret for the children's environment; what to print of it, and how to pass it."""
+    if settings.zoom_webhook_secret_token is not None:  # configured: never printed
+        return "from ZOOM_WEBHOOK_SECRET_TOKEN", '"$ZOOM_WEBHOOK_SECRET_TOKEN"'
+    generated = secrets.token_urlsafe(24)  # made here, so printing it gives nothing away
+    env["ZOOM_WEBHOOK_SECRET_TOKEN"] = generated
+    return f"{generated} (generated)", f"'{generated}'"
+
+
+def _sandbox_env(sandbox_url: str) -> dict[str, str]:
+    return {
+        **SANDBOX,
+        "ZOOM_API_BASE_URL": f"{sandbox_url}/v2",
+        "ZOOM_OAUTH_TOKEN_URL": f"{sandbox_url}/oauth/token",
+        "ZOOM_OAUTH_AUTHORIZE_URL": f"{sandbox_url}/oauth/authorize",
+        "ZOOM_API_HOSTS": '["127.0.0.1"]',
+    }
+
+
 @click.command("dev")
 @click.option("--port", default=8000, show_default=True, help="Receiver port.")
 @click.option("--sandbox-port", default=9100, show_default=True)
@@ -68,24 +87,17 @@ def dev_command(
     with zoom_errors():
         redis_server = RedisServer(data_dir / "redis", port=free_port(), persist=True).start()
     env["REDIS_URL"] = redis_server.url
-    secret = settings.zoom_webhook_secret_token
-    if secret is None:
-        env["ZOOM_WEBHOOK_SECRET_TOKEN"] = secrets.token_urlsafe(24)
-    webhook_secret = env.get("ZOOM_WEBHOOK_SECRET_TOKEN") or (
-        secret.get_secret_value() if secret else ""
-    )
+    secret_line, secret_arg = _webhook_secret(settings, env)
+    hook = f"http://127.0.0.1:{port}/webhooks/zoom"
     use_sandbox = not (settings.zoom_client_id and settings.zoom_client_secret)
     python = [sys.executable, "-m", "zoomq"]
     try:
         if use_sandbox:
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            env.update(SANDBOX)
-            env["ZOOM_API_BASE_URL"] = f"{sandbox_url}/v2"
-            env["ZOOM_OAUTH_TOKEN_URL"] = f"{sandbox_url}/oauth/token"
-            env["ZOOM_OAUTH_AUTHORIZE_URL"] = f"{sandbox_url}/oauth/authorize"
-            env["ZOOM_API_HOSTS"] = '["127.0.0.1"]'
+            env.update(_sandbox_env(sandbox_url))
+            # The sandbox tells the receiver about changes it makes, as Zoom would.
             sandbox = subprocess.Popen(  # noqa: S603 - our own CLI
-                [*python, "sandbox", "--port", str(sandbox_port)], env=env
+                [*python, "sandbox", "--port", str(sandbox_port), "--webhook-url", hook], env=env
             )
             procs.append(("sandbox", sandbox))
             _wait_http(f"{sandbox_url}/_sandbox/state", sandbox, "sandbox")
@@ -96,7 +108,6 @@ def dev_command(
         _wait_http(f"http://127.0.0.1:{port}/healthz", receiver, "receiver")
         worker = subprocess.Popen([*python, "worker"], env=env)  # noqa: S603 - our own CLI
         procs.append(("worker", worker))
-        hook = f"http://127.0.0.1:{port}/webhooks/zoom"
         click.echo(
             "\nzoomq dev is running:\n"
             f"  redis     {redis_server.url} (data in {data_dir / 'redis'})\n"
@@ -104,9 +115,9 @@ def dev_command(
                if use_sandbox else "  zoom      real account from ZOOM_* settings\n")
             + f"  receiver  {hook}\n"
             "  worker    celery, queues events,actions,downloads,bulk\n"
-            f"  webhook secret: {webhook_secret}\n\n"
+            f"  webhook secret: {secret_line}\n\n"
             "Send a signed test event:\n"
-            f"  zoomq webhook send meeting.created --to {hook} --secret '{webhook_secret}'\n\n"
+            f"  zoomq webhook send meeting.created --to {hook} --secret {secret_arg}\n\n"
             "Ctrl-C stops everything.\n"
         )  # fmt: skip
         started = time.monotonic()

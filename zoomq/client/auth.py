@@ -22,6 +22,7 @@ from zoomq.errors import AuthError, RefreshTokenRevoked, TransportError
 from zoomq.settings import Connection, ConnectionType, Settings
 
 __all__ = [
+    "TOKEN_TIMEOUT",
     "AuthCodeTokens",
     "ServerToServerTokens",
     "TokenProvider",
@@ -33,8 +34,11 @@ __all__ = [
 _BAD_TOKEN_CODES = frozenset({124, 4700})
 # OAuth-server answers that mean the refresh token is dead (rotated, revoked, expired).
 _DEAD_REFRESH_CODES = frozenset({4735, 4741})
-_LOCK_TTL = 15.0
+_LOCK_TTL = 30.0
 _WAIT_STEP = 0.05
+#: Token-endpoint calls end well within the refresh lock's lifetime (connect + write + read
+#: stay under 30 s), so a lock never expires while its holder is still rotating a token.
+TOKEN_TIMEOUT = httpx.Timeout(8.0, connect=3.0)
 
 
 class TokenProvider(Protocol):
@@ -68,6 +72,8 @@ class _Base:
         self.fetches = 0
         # A process-local copy saves a Redis round trip per request; a 401 clears it.
         self._local: Token | None = None
+        # The last token Zoom refused: never handed out again, even if the store still has it.
+        self._rejected: str | None = None
 
     def _post_token(self, data: dict[str, str]) -> dict[str, Any]:
         conn = self.connection
@@ -144,13 +150,18 @@ class _Base:
         if local is not None and local.fresh(now, self.margin):
             return local.access_token
         current = self.store.get(self.key)
-        if current is None or not current.fresh(now, self.margin):
+        if (
+            current is None
+            or not current.fresh(now, self.margin)
+            or current.access_token == self._rejected
+        ):
             current = self._refresh(current)
         self._local = current
         return current.access_token
 
     def invalidate(self, access_token: str) -> None:
         self._local = None
+        self._rejected = access_token
         self._drop(access_token)
 
     def _drop(self, access_token: str) -> None:

@@ -17,7 +17,7 @@ from zoomq.errors import (
     Unauthorized,
 )
 
-__all__ = ["api_error", "error_body"]
+__all__ = ["api_error", "error_body", "json_body"]
 
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest,
@@ -56,3 +56,20 @@ def api_error(response: httpx.Response) -> APIError:
         method=request.method,
         url=str(request.url.copy_with(query=None)),
     )
+
+
+def json_body(response: httpx.Response) -> Any:
+    """A success body as JSON; anything else (an HTML page from a proxy) is a ServerError."""
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"Zoom answered {response.status_code} with a body that is not JSON "
+            f"({response.headers.get('content-type', 'no content-type')})",
+            status=response.status_code,
+            tracking_id=response.headers.get("x-zm-trackingid"),
+            method=response.request.method,
+            url=str(response.request.url.copy_with(query=None)),
+        ) from None

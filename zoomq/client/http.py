@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from zoomq.client.auth import ZoomAuth, token_provider
+from zoomq.client.auth import TOKEN_TIMEOUT, ZoomAuth, token_provider
 from zoomq.client.errors_map import api_error, error_body
 from zoomq.client.pagination import iter_pages
 from zoomq.client.ratelimit import (
@@ -85,7 +85,7 @@ class ZoomClient:
             max_keepalive_connections=settings.zoomq_http_max_connections,
         )
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        self._token_http = httpx.Client(transport=transport, timeout=timeout, headers=headers)
+        self._token_http = httpx.Client(transport=transport, timeout=TOKEN_TIMEOUT, headers=headers)
         self.tokens = token_provider(
             settings, connection, token_store, self._token_http, self.clock
         )
@@ -181,11 +181,14 @@ class ZoomClient:
         """Send one logical request, with brief retries; raise the tree's errors."""
         method = method.upper()
         url = self._url(path_or_url)
-        self._count_daily(category, user_quota)
         policy = self.policy
         attempt = 0
         while True:
             self._take_slot(category)
+            if attempt == 0:
+                # Counted once a slot is ours: a request handed back to the queue as
+                # RateLimited never reached Zoom and must not use up a daily cap.
+                self._count_daily(category, user_quota)
             try:
                 response = self.http.request(
                     method, url, params=params, json=json, content=content, headers=headers

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from zoomq.client.errors_map import json_body
 from zoomq.client.ratelimit import RateCategory
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def iter_pages(
         if token:
             query["next_page_token"] = token
         response = client.request("GET", path, params=query, category=category)
-        body = response.json()
+        body = json_body(response)
         if not isinstance(body, dict):
             return
         yield body
