@@ -55,8 +55,9 @@ class ReceiverConfig:
     key_prefix: str = "zoomq"
     #: Once started, hide everything allocated so far from the cycle collector
     #: (``gc.freeze``): full collections then scan only what requests allocate. Measured
-    #: here at full load, p99 ~45 ms -> ~17 ms. Process-wide, so only the server turns it
-    #: on (the CLI and the uvicorn factory), not tests or embedders.
+    #: here at full load, p99 ~45 ms -> ~17 ms. Also raises the young-generation threshold
+    #: (``GC_YOUNG_THRESHOLD`` in ``receiver.runtime``). Process-wide, so only the server
+    #: turns it on (the CLI and the uvicorn factory), not tests or embedders.
     gc_freeze: bool = False
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -110,3 +111,27 @@ def test_dedup_key_differs_between_events() -> None:
     clock.advance(0.001)
     two = serialize(build_event("meeting.created", data={"id": 1}, clock=clock, rng=rng))
     assert dedup_key(parse_envelope(one), one) != dedup_key(parse_envelope(two), two)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # beyond 64 bits: orjson would read a float, the json module an exact int
+        b'{"event":"x","event_ts":1,"payload":{"n":123456789012345678901234567890}}',
+        b'{"event":"x","event_ts":18446744073709551616,"payload":{}}',
+        b'{"event":"x","event_ts":1,"payload":{"n":-9223372036854775809}}',
+        # refused by orjson, read by the json module
+        b'{"event":"x","event_ts":1,"payload":{"s":"\\ud800"}}',
+        b'\xef\xbb\xbf{"event":"x","event_ts":1,"payload":{}}',
+        '{"event":"x","event_ts":1,"payload":{"t":"Zoë"}}'.encode("utf-16"),
+        b'{"event":"x","event_ts":1,"payload":{"f":1e400}}',
+        # the common case
+        '{"event":"x","event_ts":1,"payload":{"t":"Zoë","a":[1,2.5,null,true]}}'.encode(),
+    ],
+)
+def test_envelope_reads_exactly_what_the_json_module_reads(body: bytes) -> None:
+    """The fast parser never changes a value: what it would read differently, json reads."""
+    parsed = parse_envelope(body)
+    expected = json.loads(body)
+    assert parsed.raw == expected
+    assert repr(parsed.raw) == repr(expected)  # ints stay ints, types and order included

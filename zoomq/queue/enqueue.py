@@ -14,7 +14,12 @@ is what a one-process receiver runs out of, so the writer is frugal with it:
 - the command is packed here (RESP is a few ``b"".join``) and written on one connection the
   writer keeps, through redis.asyncio's ``Connection``; the command layer above it (pool
   checkout, retry wrapper, per-argument encoding) costs ~70 µs per call;
-- callers' time limits are enforced by one periodic sweep, not a timer per call.
+- callers' time limits are enforced by one periodic sweep, not a timer per call, over the
+  items themselves (the pending ones and the round in flight), so nothing outlives its
+  answer (a separate deque of deadlines held every future for a whole ``timeout``, some
+  10,000 objects at full load, for the cycle collector to scan);
+- ``submit`` returns the caller's future without a coroutine around it, so a request that
+  awaits it suspends and resumes through fewer frames.
 """
 
 from __future__ import annotations
@@ -65,8 +70,9 @@ class QueueUnavailable(TransportError):
     """The item is not known to be in Redis: Redis is down, slow, refused it, or we are full."""
 
 
-# One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future.
-_Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]"]
+# One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,
+# and its deadline (on the loop's clock).
+_Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]", float]
 
 
 class BatchEnqueuer:
@@ -95,11 +101,14 @@ class BatchEnqueuer:
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._on_batch = on_batch
+        # Items in submission order (so with ascending deadlines): those waiting for the
+        # writer, and the round it has sent and waits on.
         self._pending: deque[_Item] = deque()
-        # (deadline, future) in submission order, so deadlines are ascending.
-        self._deadlines: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        self._in_flight: list[_Item] = []
         self._sweep_every = min(0.05, timeout / 10)
-        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Set while the writer is idle; submitting an item resolves it.
+        self._idle: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._sha: bytes | None = None
@@ -119,7 +128,7 @@ class BatchEnqueuer:
         if self.running:
             return
         self._closing = False
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._run(), name="zoomq-enqueue-writer"),
             loop.create_task(self._sweep(), name="zoomq-enqueue-timeouts"),
@@ -129,7 +138,7 @@ class BatchEnqueuer:
         """Send what is pending (for at most ``drain`` seconds), then stop."""
         tasks, self._tasks = self._tasks, []
         self._closing = True
-        self._wakeup.set()
+        self._wake()
         if tasks:
             writer, sweeper = tasks
             with contextlib.suppress(TimeoutError):  # wait_for cancels it on timeout
@@ -141,7 +150,6 @@ class BatchEnqueuer:
             future = self._pending.popleft()[4]
             if not future.done():
                 future.set_exception(QueueUnavailable("the enqueuer stopped"))
-        self._deadlines.clear()
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.disconnect()
@@ -155,13 +163,23 @@ class BatchEnqueuer:
         With ``dedup_key`` the push happens only if that key is absent, and the key is then
         kept ``ttl`` seconds. Raises ``QueueUnavailable`` if Redis did not confirm in time.
         """
-        if self._closing or not self._tasks:
+        return await self.submit(queue, message, dedup_key=dedup_key, ttl=ttl)
+
+    def submit(
+        self, queue: str, message: bytes, *, dedup_key: str | None = None, ttl: int = 0
+    ) -> asyncio.Future[bool]:
+        """``enqueue`` without the coroutine: the future that ``enqueue`` awaits.
+
+        Call it on the loop the enqueuer was started on. Raises ``QueueUnavailable`` at once
+        when nothing can be accepted; the future carries the outcome otherwise.
+        """
+        loop = self._loop
+        if self._closing or not self._tasks or loop is None:
             raise QueueUnavailable("the enqueuer is not running")
         if len(self._pending) >= self.max_pending:
             raise QueueUnavailable(f"{self.max_pending} items already wait for Redis")
         if dedup_key is not None and ttl < 1:
             raise ValueError("a dedup key needs a ttl of at least one second")
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append(
             (
@@ -170,34 +188,50 @@ class BatchEnqueuer:
                 b"%d" % ttl,
                 message,
                 future,
+                loop.time() + self.timeout,
             )
         )
-        self._deadlines.append((loop.time() + self.timeout, future))
-        self._wakeup.set()
-        return await future
+        self._wake()
+        return future
+
+    def _wake(self) -> None:
+        idle = self._idle
+        if idle is not None and not idle.done():
+            idle.set_result(None)
 
     async def _sweep(self) -> None:
         """Fail the callers whose time is up (at most ``_sweep_every`` late)."""
         loop = asyncio.get_running_loop()
-        deadlines = self._deadlines
+        pending = self._pending
         while True:
             await asyncio.sleep(self._sweep_every)
             now = loop.time()
-            while deadlines and deadlines[0][0] <= now:
-                future = deadlines.popleft()[1]
-                if not future.done():
-                    future.set_exception(
-                        QueueUnavailable(f"Redis did not confirm within {self.timeout:g} s")
-                    )
+            # The round in flight is older than anything pending: check it first.
+            for item in self._in_flight:
+                if item[5] > now:
+                    break
+                self._expire(item[4])
+            while pending and pending[0][5] <= now:
+                self._expire(pending.popleft()[4])
+
+    def _expire(self, future: asyncio.Future[bool]) -> None:
+        if not future.done():
+            future.set_exception(
+                QueueUnavailable(f"Redis did not confirm within {self.timeout:g} s")
+            )
 
     async def _run(self) -> None:
         pending = self._pending
+        loop = asyncio.get_running_loop()
         while True:
             if not pending:
                 if self._closing:
                     return
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                self._idle = loop.create_future()
+                try:
+                    await self._idle
+                finally:
+                    self._idle = None
                 continue
             batch: list[_Item] = []
             while pending and len(batch) < self.max_batch:
@@ -205,11 +239,14 @@ class BatchEnqueuer:
                 if not item[4].done():  # a caller that timed out is not written late
                     batch.append(item)
             if batch:
+                self._in_flight = batch
                 try:
                     await self._write(batch)
                 except Exception as exc:  # a bug here must not leave callers waiting forever
                     log.exception("enqueue_writer_error")
                     self._fail(batch, exc)
+                finally:
+                    self._in_flight = []
 
     async def _write(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
@@ -243,7 +280,7 @@ class BatchEnqueuer:
         # RESP: "*<argc>" then "$<len>" + bytes per argument; keys first, then ARGV.
         keys: list[bytes] = []
         argv: list[bytes] = []
-        for dedup, queue, ttl, message, _ in batch:
+        for dedup, queue, ttl, message, _, _ in batch:
             keys += (b"$%d\r\n" % len(dedup), dedup, b"\r\n$%d\r\n" % len(queue), queue, b"\r\n")
             argv += (b"$%d\r\n" % len(ttl), ttl, b"\r\n$%d\r\n" % len(message), message, b"\r\n")
         count = 2 * len(batch)

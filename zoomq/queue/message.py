@@ -26,13 +26,15 @@ The tests compare this with what ``Celery.send_task`` writes and run it through 
 
 from __future__ import annotations
 
-import base64
+import binascii
+import functools
 import itertools
 import json
 import os
 import socket
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 __all__ = ["RawJSON", "build_task_message", "next_delivery_tag", "origin_nodename"]
@@ -48,8 +50,8 @@ _JSON_BOOL = {None: b"null", True: b"true", False: b"false"}
 
 
 def _quote(text: str) -> bytes:
-    """``text`` as a JSON string literal (ASCII, escaped)."""
-    return _dumps(text).encode("ascii")
+    """``text`` as a JSON string literal (ASCII, escaped): what ``_dumps(text)`` gives."""
+    return encode_basestring_ascii(text).encode("ascii")
 
 
 class RawJSON(bytes):
@@ -66,17 +68,26 @@ class RawJSON(bytes):
         return f"RawJSON(<{len(self)} bytes>)"
 
 
-_origin: tuple[int, str] | None = None
-_tags: tuple[int, str, Iterator[int]] | None = None
+# Per-process caches, dropped in a forked child (which has another pid and must not repeat
+# its parent's delivery tags). Not checked per call: os.getpid() is a system call.
+_origin: str | None = None
+_tags: tuple[str, Iterator[int]] | None = None
+
+
+def _forget_process_caches() -> None:
+    global _origin, _tags  # noqa: PLW0603 - see above
+    _origin = _tags = None
+
+
+os.register_at_fork(after_in_child=_forget_process_caches)
 
 
 def origin_nodename() -> str:
     """``gen<pid>@<hostname>``: what Celery puts in ``origin`` for a non-worker sender."""
-    global _origin  # noqa: PLW0603 - a per-process cache; the pid check survives fork
-    pid = os.getpid()
-    if _origin is None or _origin[0] != pid:
-        _origin = (pid, f"gen{pid}@{socket.gethostname()}")
-    return _origin[1]
+    global _origin  # noqa: PLW0603 - a per-process cache, dropped by a fork
+    if _origin is None:
+        _origin = f"gen{os.getpid()}@{socket.gethostname()}"
+    return _origin
 
 
 def next_delivery_tag() -> str:
@@ -85,11 +96,11 @@ def next_delivery_tag() -> str:
     kombu only needs tags unique among unacknowledged messages (they key a hash); one
     ``uuid.uuid4()`` per message costs more than the rest of the header.
     """
-    global _tags  # noqa: PLW0603 - a per-process generator; the pid check survives fork
-    pid = os.getpid()
-    if _tags is None or _tags[0] != pid:
-        _tags = (pid, str(uuid.uuid4())[:24], itertools.count())
-    return f"{_tags[1]}{next(_tags[2]) % (1 << 48):012x}"
+    global _tags  # noqa: PLW0603 - a per-process generator, dropped by a fork
+    tags = _tags
+    if tags is None:
+        tags = _tags = (str(uuid.uuid4())[:24], itertools.count())
+    return f"{tags[0]}{next(tags[1]) % (1 << 48):012x}"
 
 
 def _encode_args(args: Sequence[Any]) -> bytes:
@@ -125,18 +136,19 @@ def build_task_message(
     not told. ``delivery_tag`` and ``origin`` default to what kombu and Celery would put.
     """
     kwargs_json = kwargs if isinstance(kwargs, RawJSON) else _dumps(kwargs).encode("ascii")
-    body = b"[" + _encode_args(args) + b"," + kwargs_json + b"," + _EMBED + b"]"
+    body = b"".join((b"[", _encode_args(args), b",", kwargs_json, b",", _EMBED, b"]"))
     tid = _quote(task_id)
+    task, origin_field, queue_field = _fixed_fields(name, origin or origin_nodename(), queue)
     # The document is assembled from fixed pieces around the JSON-quoted variable fields
     # (key order as Celery writes it; tests compare it with Celery's own message): this
     # is several times cheaper than json.dumps of the nested dicts, on the hot path.
     return b"".join(
         (
             b'{"body":"',
-            base64.b64encode(body),  # base64 needs no JSON escaping
+            binascii.b2a_base64(body, newline=False),  # base64 needs no JSON escaping
             b'","content-encoding":"utf-8","content-type":"application/json",'
             b'"headers":{"lang":"py","task":',
-            _quote(name),
+            task,
             b',"id":',
             tid,
             b',"shadow":null,"eta":null,"expires":null,"group":null,"group_index":null,'
@@ -147,7 +159,7 @@ def build_task_message(
             b',"kwargsrepr":',
             _quote(_short_repr(kwargs) if kwargsrepr is None else kwargsrepr),
             b',"origin":',
-            _quote(origin or origin_nodename()),
+            origin_field,
             b',"ignore_result":',
             _JSON_BOOL[ignore_result],
             b',"replaced_task_nesting":0,"stamped_headers":null,"stamps":{}},'
@@ -156,9 +168,15 @@ def build_task_message(
             # delivery_mode 2: persistent. Priority 0 keeps the plain list name (kombu
             # suffixes the list of any other priority).
             b',"reply_to":"","delivery_mode":2,"delivery_info":{"exchange":"","routing_key":',
-            _quote(queue),
+            queue_field,
             b'},"priority":0,"body_encoding":"base64","delivery_tag":',
             _quote(delivery_tag or next_delivery_tag()),
             b"}}",
         )
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_fields(name: str, origin: str, queue: str) -> tuple[bytes, bytes, bytes]:
+    """The quoted task name, origin and queue: a sender uses few, and quotes them once."""
+    return _quote(name), _quote(origin), _quote(queue)
