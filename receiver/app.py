@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver.config import ReceiverConfig
 from receiver.health import health_routes
@@ -12,12 +13,37 @@ from receiver.webhooks import webhook_routes
 from zoomq.clock import Clock, SystemClock
 from zoomq.settings import Settings
 
-__all__ = ["create_app", "create_app_from_environment", "server_config"]
+__all__ = ["ReceiverApp", "create_app", "create_app_from_environment", "server_config"]
+
+_DEFAULT_WEBHOOK = "/webhooks/zoom"
+
+
+class ReceiverApp(Starlette):
+    """Starlette, with the default webhook route answered before the middleware stack.
+
+    ``POST /webhooks/zoom`` is the hot path: going straight to its handler skips the router
+    and two middleware layers, about a tenth of the request's CPU (bench_receiver). Every
+    other request, and any other method on that path, goes through Starlette as usual.
+    """
+
+    webhook: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.webhook is not None
+            and scope["type"] == "http"
+            and scope["path"] == _DEFAULT_WEBHOOK
+            and scope["method"] == "POST"
+        ):
+            scope["app"] = self
+            await self.webhook(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
     settings: Settings, config: ReceiverConfig | None = None, *, clock: Clock | None = None
-) -> Starlette:
+) -> ReceiverApp:
     """The receiver app. Its Redis clients and queue writer start with the ASGI lifespan.
 
     Raises ``ConfigurationError`` for an unusable connections file: better at start-up than
@@ -26,16 +52,18 @@ def create_app(
     runtime = ReceiverRuntime(
         settings, config or ReceiverConfig.from_settings(settings), clock or SystemClock()
     )
-    app = Starlette(
+    webhooks = webhook_routes(runtime)
+    app = ReceiverApp(
         # Webhook routes first: they are matched in order, and they are the hot path.
-        routes=[*webhook_routes(runtime), *health_routes(runtime), *oauth_routes(runtime)],
+        routes=[*webhooks, *health_routes(runtime), *oauth_routes(runtime)],
         lifespan=runtime.lifespan,
     )
+    app.webhook = webhooks[0].endpoint
     app.state.receiver = runtime
     return app
 
 
-def create_app_from_environment() -> Starlette:
+def create_app_from_environment() -> ReceiverApp:
     """uvicorn factory for ``--workers N``: each worker process reads ``Settings`` itself."""
     settings = Settings()
     return create_app(settings, server_config(settings))
