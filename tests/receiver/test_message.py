@@ -90,7 +90,7 @@ def worker_app(redis_url: str) -> Iterator[Celery]:
     """A Celery app with a ``zoomq.events.handle`` that records what it received in Redis."""
     app = _celery(redis_url)
 
-    @app.task(name=TASK, bind=True)
+    @app.task(name=TASK, bind=True, shared=False)
     def handle(self: Any, event: dict[str, Any], meta: dict[str, Any]) -> None:
         record = {
             "id": self.request.id,

@@ -33,9 +33,6 @@ def test_celery_is_configured_for_at_least_once_work(redis_url: str) -> None:
     assert {q.name for q in conf.task_queues} == {"events", "actions", "downloads", "bulk"}
 
 
-# tests/receiver/test_message.py registers a *shared* stand-in "zoomq.events.handle", which
-# Celery adds to every app finalized afterwards in the same process; not a zoomq problem.
-@pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")
 def test_tasks_are_registered_and_routed(redis_url: str) -> None:
     """25 action tasks, the events task and the automation task, on their queues."""
     app = create_celery(Settings(_env_file=None, redis_url=redis_url))
