@@ -21,6 +21,7 @@ from zoomq.client.http import ZoomClient
 from zoomq.dlq import DeadLetterStore
 from zoomq.errors import ConfigurationError
 from zoomq.idempotency import IdempotencyStore
+from zoomq.ledger import Ledger
 from zoomq.parking import ParkingLot
 from zoomq.settings import Connection, Settings
 
@@ -87,6 +88,10 @@ class Runtime:
     @property
     def dlq(self) -> DeadLetterStore:
         return DeadLetterStore(self.redis)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.redis)
 
     @property
     def automations(self) -> Automations:

@@ -8,10 +8,12 @@ run (past it, Redis hands an unacknowledged task out again). Queues: ``events``,
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
 from celery import Celery
+from celery.utils import uuid
 from kombu import Exchange, Queue
 
 from tasks import register_tasks
@@ -20,7 +22,7 @@ from tasks.runtime import Runtime, get_runtime, install_runtime
 from zoomq.parking import TaskMessage
 from zoomq.settings import Settings
 
-__all__ = ["QUEUES", "create_celery", "get_app", "send_message"]
+__all__ = ["QUEUES", "ZoomqCelery", "create_celery", "get_app", "send_message"]
 
 QUEUES = ("events", "actions", "downloads", "bulk")
 
@@ -33,6 +35,38 @@ TASK_ROUTES = {
 }
 
 
+class ZoomqCelery(Celery):
+    """Celery that writes every zoomq task message to the ledger before sending it.
+
+    Every send goes through ``send_task`` (``apply_async`` and ``retry`` too), so the ledger
+    (``zoomq.ledger``) holds each message until its task has finished, whoever sent it.
+    """
+
+    def send_task(self, name: str, *args: Any, **options: Any) -> Any:
+        if name.startswith("zoomq."):
+            options["task_id"] = options.get("task_id") or uuid()
+            self._record(name, args, options)
+        return super().send_task(name, *args, **options)
+
+    def _record(self, name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+        runtime = get_runtime(self)
+        call_args = options.get("args", args[0] if args else None)
+        call_kwargs = options.get("kwargs", args[1] if len(args) > 1 else None)
+        delay = float(options.get("countdown") or 0)
+        eta = options.get("eta")
+        if eta is not None:
+            delay = max(delay, eta.timestamp() - time.time())
+        message = TaskMessage(
+            name=name,
+            args=list(call_args or []),
+            kwargs=dict(call_kwargs or {}),
+            task_id=str(options["task_id"]),
+            attempts=int(options.get("retries") or 0),
+            queue=options.get("queue") if isinstance(options.get("queue"), str) else None,
+        )
+        runtime.ledger.record(message, time.time() + delay)
+
+
 def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Celery:
     """A Celery app on ``settings.redis_url`` with zoomq's tasks (and its runtime attached).
 
@@ -41,7 +75,7 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
     """
     rt = runtime or Runtime(settings)
     config = rt.config
-    app = Celery("zoomq", broker=settings.redis_url)
+    app = ZoomqCelery("zoomq", broker=settings.redis_url)
     app.conf.update(
         broker_transport_options={
             "visibility_timeout": config.visibility_timeout,
@@ -49,6 +83,9 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
             # come back soon after the visibility timeout (kombu's default is ~100 s).
             "unacked_restore_interval": max(1, min(10, config.visibility_timeout // 10)),
             "unacked_restore_throttle": 1,
+            # A worker killed during a sweep leaves kombu's restore mutex held until it
+            # expires (300 s by default): nothing is restored meanwhile.
+            "unacked_mutex_expire": max(5, min(300, config.visibility_timeout // 2)),
         },
         broker_connection_retry_on_startup=True,
         task_acks_late=True,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import structlog
 
+from zoomq.ledger import Ledger
 from zoomq.parking import ParkingLot, TaskMessage
 
 __all__ = ["ParkingScheduler"]
@@ -32,7 +33,11 @@ class ParkingScheduler:
         batch: int = 100,
         stale_after: float = 60.0,
         clock: Callable[[], float] = time.time,
+        ledger: Ledger | None = None,
+        ledger_grace: float = 3600.0,
     ) -> None:
+        self.ledger = ledger
+        self.ledger_grace = ledger_grace
         self.lot = lot
         self.send = send
         self.interval = interval
@@ -70,7 +75,17 @@ class ParkingScheduler:
                 task_id=message.task_id,
                 late=round(now - entry.due_at, 3),
             )
-        return sent
+        return sent + self._resend_overdue()
+
+    def _resend_overdue(self) -> int:
+        """Send again what the ledger says was sent but never finished (see zoomq.ledger)."""
+        if self.ledger is None:
+            return 0
+        overdue = self.ledger.claim_overdue(self.ledger_grace, self.batch)
+        for message in overdue:
+            log.warning("ledger.resent", task=message.name, task_id=message.task_id)
+            self.send(message)
+        return len(overdue)
 
     def _loop(self) -> None:
         while True:

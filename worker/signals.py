@@ -13,7 +13,13 @@ from typing import Any
 import structlog
 from celery import Celery
 from celery._state import get_current_app
-from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 from tasks.runtime import Runtime, get_runtime
 from worker.logconfig import setup_worker_logging
@@ -65,6 +71,8 @@ def _ready(sender: Any = None, **_: Any) -> None:
             runtime.parking,
             lambda message: send_message(app, message),
             interval=runtime.config.scheduler_interval,
+            ledger=runtime.ledger,
+            ledger_grace=runtime.config.visibility_timeout,
         ).start()
     log.info("worker.ready", automations=len(runtime.automations))
 
@@ -85,3 +93,23 @@ def connect() -> None:
     worker_process_init.connect(_process_init, weak=False, dispatch_uid="zoomq.process_init")
     worker_ready.connect(_ready, weak=False, dispatch_uid="zoomq.worker_ready")
     worker_shutdown.connect(_shutdown, weak=False, dispatch_uid="zoomq.worker_shutdown")
+    task_postrun.connect(_finished, weak=False, dispatch_uid="zoomq.task_finished")
+
+
+#: Task states after which a message is finished with (a retry is a new message).
+_FINAL = frozenset({"SUCCESS", "FAILURE", "IGNORED"})
+
+
+def _finished(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
+    """The task is done with its message: drop it from the ledger."""
+    if task_id is None or state not in _FINAL:
+        return
+    runtime = _runtime(_app(task))
+    if runtime is None:
+        return
+    try:
+        runtime.ledger.done(task_id)
+    except Exception as exc:  # the ledger re-sends it later; the done record makes that a no-op
+        log.warning("ledger.done_failed", task_id=task_id, error=type(exc).__name__)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.e2e.conftest import start_worker, stop_worker, wait_for, worker_env
 from worker.app import create_celery
@@ -73,7 +74,22 @@ def test_kill_minus_9_loses_nothing(tmp_path: Path) -> None:
                     emails = {r["email"] for r in found.values()}
                 return all(f"kill{i}@example.com" in emails for i in range(ACTIONS))
 
-            wait_for(all_registered, 90, "all 500 registrants")
+            try:
+                wait_for(all_registered, 90, "all 500 registrants")
+            except AssertionError:
+                r = redis.Redis.from_url(redis_server.url)
+                state = {
+                    "actions": r.llen("actions"),
+                    "unacked": r.hlen("unacked"),
+                    "unacked_index": r.zcard("unacked_index"),
+                    "mutex": r.get("unacked_mutex"),
+                    "posts": sandbox.state.count("POST", path),
+                    "parked": r.zcard("zoomq:parked"),
+                    "dead": r.zcard("zoomq:dlq:index"),
+                    "keys": sorted(k.decode() for k in r.keys("*"))[:30],
+                }
+                tail = (tmp_path / "second.log").read_text(errors="replace")[-4000:]
+                raise AssertionError(f"{state}\n{tail}") from None
         finally:
             stop_worker(second)
         posts = sandbox.state.count("POST", path)
