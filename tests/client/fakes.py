@@ -7,27 +7,15 @@ from typing import Any
 
 import httpx
 
+from tests.clock import FakeClock as _FakeClock
 from zoomq.settings import Connection, Settings
 
 
-class FakeClock:
-    """Time moves only when the code under test sleeps."""
+class FakeClock(_FakeClock):
+    """The shared fake clock, at the time these tests' expectations are computed from."""
 
     def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-        self.mono = 0.0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        self.mono += max(0.0, seconds)
+        super().__init__(now, mono=0.0)
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

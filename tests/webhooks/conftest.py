@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.clock import FakeClock
 from zoomq.clock import Clock, SystemClock
 from zoomq.webhooks import (
     MalformedWebhook,
@@ -33,27 +34,7 @@ from zoomq.webhooks import (
 SECRET = "whsec-test-Zoë-東京"  # non-ASCII on purpose: Zoom secrets are bytes as UTF-8
 
 
-class FakeClock:
-    """A clock that only moves when told to (or when something sleeps)."""
-
-    def __init__(self, now: float = 1_760_000_000.0) -> None:
-        self.now = now
-        self.mono = 1_000.0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(max(0.0, seconds))
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.mono += seconds
+__all__ = ["SECRET", "FakeClock"]  # FakeClock re-exported for the tests of this folder
 
 
 class WarpClock:
