@@ -370,32 +370,47 @@ def list_registrants(call: Call) -> Reply:
     return 200, {**fields, "registrants": page.items}
 
 
-def add_registrant(call: Call) -> Reply:
+def register(
+    call: Call,
+    event: dict[str, Any],
+    registrants: dict[str, dict[str, Any]],
+    *,
+    webinar: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Add a registrant to a meeting or webinar (once per email) and emit its event.
+
+    Returns the registrant and the occurrences chosen by ``occurrence_ids``.
+    """
     state, store = call.state, call.store
-    meeting = store.meeting(call.params["meetingId"])
     email, first, last, extra = registrant_fields(body_object(call))
-    chosen = occurrence_subset(meeting, call.query.get("occurrence_ids"))
-    registrants = store.meeting_registrants.setdefault(meeting["id"], {})
+    chosen = occurrence_subset(event, call.query.get("occurrence_ids"))
     registrant = next((r for r in registrants.values() if r["email"] == email), None)
     if registrant is None:  # Zoom answers a repeated registration with the same registrant
-        approval = meeting["settings"].get("approval_type", 0)
+        approval = event["settings"].get("approval_type", 0)
         registrant = registrant_object(
             state.ids,
             base_url=store.base_url,
-            event_id=meeting["id"],
+            event_id=event["id"],
             email=email,
             first_name=first,
             last_name=last,
             status="pending" if approval == 1 else "approved",
             created_at=state.clock.time(),
-            webinar=False,
+            webinar=webinar,
             extra=extra,
         )
         registrants[registrant["id"]] = registrant
+        kind = "webinar" if webinar else "meeting"
         state.emit(
-            "meeting.registration_created",
-            {**event_object(meeting), "registrant": registrant},
+            f"{kind}.registration_created", {**event_object(event), "registrant": registrant}
         )
+    return registrant, chosen
+
+
+def add_registrant(call: Call) -> Reply:
+    meeting = call.store.meeting(call.params["meetingId"])
+    registrants = call.store.meeting_registrants.setdefault(meeting["id"], {})
+    registrant, chosen = register(call, meeting, registrants, webinar=False)
     body: dict[str, Any] = {
         "id": meeting["id"],
         "registrant_id": registrant["id"],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoomq.sandbox.api import Call, Operation, Reply, body_object
+from zoomq.sandbox.api import Call, Operation, Reply
 from zoomq.sandbox.checks import choice
-from zoomq.sandbox.objects import registrant_object
 from zoomq.sandbox.pagination import paginate
 from zoomq.sandbox.ratelimits import Category
 from zoomq.sandbox.responses import webinar_not_found
-from zoomq.sandbox.routes.meetings import event_object, occurrence_subset, registrant_fields
+from zoomq.sandbox.routes.meetings import register
 from zoomq.sandbox.times import iso
 
 __all__ = ["OPERATIONS"]
@@ -49,31 +48,9 @@ def list_registrants(call: Call) -> Reply:
 
 
 def add_registrant(call: Call) -> Reply:
-    state, store = call.state, call.store
-    webinar = store.webinar(call.path_id("webinarId"))
-    email, first, last, extra = registrant_fields(body_object(call))
-    chosen = occurrence_subset(webinar, call.query.get("occurrence_ids"))
-    registrants = store.webinar_registrants.setdefault(webinar["id"], {})
-    registrant = next((r for r in registrants.values() if r["email"] == email), None)
-    if registrant is None:
-        approval = webinar["settings"].get("approval_type", 0)
-        registrant = registrant_object(
-            state.ids,
-            base_url=store.base_url,
-            event_id=webinar["id"],
-            email=email,
-            first_name=first,
-            last_name=last,
-            status="pending" if approval == 1 else "approved",
-            created_at=state.clock.time(),
-            webinar=True,
-            extra=extra,
-        )
-        registrants[registrant["id"]] = registrant
-        state.emit(
-            "webinar.registration_created",
-            {**event_object(webinar), "registrant": registrant},
-        )
+    webinar = call.store.webinar(call.path_id("webinarId"))
+    registrants = call.store.webinar_registrants.setdefault(webinar["id"], {})
+    registrant, chosen = register(call, webinar, registrants, webinar=True)
     body: dict[str, Any] = {
         "id": webinar["id"],
         "registrant_id": registrant["id"],
