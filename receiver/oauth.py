@@ -1,15 +1,18 @@
 """Installing an authorization-code ("OAuth") connection: Zoom's consent page and callback.
 
-``GET /oauth/zoom/install?connection=NAME`` redirects to Zoom's authorize URL with a one-time
-``state`` kept in Redis; ``GET /oauth/zoom/callback?code&state`` consumes that state (once)
-and trades the code for tokens, which ``AuthCodeTokens`` stores for every worker.
+Only an operator starts an install: ``zoomq connections install NAME`` stores a one-time
+grant and prints ``/oauth/zoom/install?token=T`` (``zoomq.client.install``). That route
+redeems the grant (once) and redirects to Zoom's authorize URL with a fresh ``state`` bound
+to it; ``/oauth/zoom/callback?code&state`` consumes that state (once) and trades the code
+for tokens, which ``AuthCodeTokens`` stores for every worker. A request without a valid
+token or state writes nothing to Redis.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import structlog
@@ -21,48 +24,91 @@ from starlette.routing import Route
 
 from receiver.runtime import ReceiverRuntime
 from zoomq.client.auth import AuthCodeTokens
+from zoomq.client.install import (
+    CALLBACK_PATH,
+    INSTALL_PATH,
+    MAX_TOKEN_LENGTH,
+    InstallGrant,
+    grant_key,
+    state_key,
+)
 from zoomq.client.tokens import RedisTokenStore
 from zoomq.errors import AuthError, TransportError
-from zoomq.settings import DEFAULT_CONNECTION, Connection, ConnectionType
+from zoomq.settings import Connection, ConnectionType
 
 __all__ = ["oauth_routes"]
 
 log = structlog.get_logger(__name__)
+
+#: The token store's lock is held from the "already installed?" check to the stored tokens,
+#: so nothing lands in between; the token request ends well within it (``TOKEN_TIMEOUT``).
+_LOCK_TTL = 30.0
+#: How long a callback waits for a worker's token refresh holding that lock.
+_LOCK_WAIT = 5.0
+_LOCK_STEP = 0.05
+
+_NO_LINK = "token is required: run `zoomq connections install NAME` and open the link it prints"
+_BAD_LINK = (
+    "token is unknown, expired or already used: run `zoomq connections install NAME` for a new link"
+)
+
+Outcome = Literal["installed", "exists", "busy"]
 
 
 def _error(status: int, error: str) -> Response:
     return JSONResponse({"error": error}, status_code=status)
 
 
-def oauth_routes(runtime: ReceiverRuntime) -> list[Route]:
-    settings = runtime.settings
-    state_prefix = f"{runtime.config.key_prefix}:oauth_state:"
+class _OAuthInstall:
+    """The two routes over one runtime."""
 
-    def _oauth_connection(name: str) -> Connection | None:
-        conn = runtime.connections.get(name)
-        return conn if conn is not None and conn.type is ConnectionType.OAUTH else None
+    def __init__(self, runtime: ReceiverRuntime) -> None:
+        self.runtime = runtime
+        self.prefix = runtime.config.key_prefix
 
-    async def install(request: Request) -> Response:
-        name = request.query_params.get("connection") or DEFAULT_CONNECTION
-        if name not in runtime.connections:
-            return _error(404, "unknown connection")
-        conn = _oauth_connection(name)
-        if conn is None:
-            return _error(400, "not an authorization-code (oauth) connection")
+    async def install(self, request: Request) -> Response:  # noqa: PLR0911 - one per outcome
+        runtime = self.runtime
+        token = request.query_params.get("token")
+        if not token:
+            return _error(403, _NO_LINK)
+        if len(token) > MAX_TOKEN_LENGTH:
+            return _error(403, _BAD_LINK)
         if runtime.redis is None:
             return _error(503, "not started")
+        try:
+            # Taken out, not read: of two requests with one token, one gets the grant.
+            raw: Any = await runtime.redis.getdel(grant_key(self.prefix, token))
+        except RedisError as exc:
+            log.warning("oauth_install_failed", error=type(exc).__name__)
+            return _error(503, "state store unavailable")
+        if raw is None:
+            return _error(403, _BAD_LINK)
+        try:
+            grant = InstallGrant.loads(raw)
+        except ValueError:
+            log.warning("oauth_install_bad_grant")
+            return _error(403, _BAD_LINK)
+        name = grant.connection
+        conn = runtime.connections.get(name)
+        if conn is None:
+            return _error(404, f"connection {name!r} is not configured on this receiver")
+        if conn.type is not ConnectionType.OAUTH:
+            return _error(400, f"connection {name!r} is not an authorization-code (oauth) one")
         # Zoom requires the same redirect_uri at the token exchange: store the one used.
         redirect_uri = conn.redirect_uri or str(request.url_for("oauth_callback"))
         state = secrets.token_urlsafe(32)
-        record = json.dumps({"connection": name, "redirect_uri": redirect_uri})
+        record = json.dumps(
+            {"connection": name, "redirect_uri": redirect_uri, "replace": grant.replace}
+        )
         try:
             await runtime.redis.set(
-                state_prefix + state, record, ex=runtime.config.oauth_state_ttl, nx=True
+                state_key(self.prefix, state), record, ex=runtime.config.oauth_state_ttl, nx=True
             )
         except RedisError as exc:
             log.warning("oauth_install_failed", connection=name, error=type(exc).__name__)
             return _error(503, "state store unavailable")
-        authorize = settings.authorize_url(conn)
+        log.info("oauth_install_started", connection=name, replace=grant.replace)
+        authorize = runtime.settings.authorize_url(conn)
         query = urlencode(
             {
                 "response_type": "code",
@@ -74,21 +120,37 @@ def oauth_routes(runtime: ReceiverRuntime) -> list[Route]:
         separator = "&" if "?" in authorize else "?"
         return RedirectResponse(f"{authorize}{separator}{query}", status_code=302)
 
-    def _exchange(conn: Connection, code: str, redirect_uri: str) -> None:
+    def _exchange(self, conn: Connection, code: str, redirect_uri: str, replace: bool) -> Outcome:
+        """Store the code's tokens, unless the connection has some and ``replace`` is off."""
+        runtime = self.runtime
         assert runtime.sync_redis is not None
         assert runtime.http is not None
-        tokens = AuthCodeTokens(settings, conn, RedisTokenStore(runtime.sync_redis), runtime.http)
-        tokens.exchange_code(code, redirect_uri)
+        store = RedisTokenStore(runtime.sync_redis)
+        tokens = AuthCodeTokens(runtime.settings, conn, store, runtime.http)
+        deadline = runtime.clock.monotonic() + _LOCK_WAIT
+        while True:
+            with store.lock(tokens.key, _LOCK_TTL) as held:
+                if held:
+                    if not replace and tokens.installed() is not None:
+                        return "exists"  # the code is never exchanged: Zoom issues nothing
+                    tokens.exchange_code(code, redirect_uri)
+                    return "installed"
+            if runtime.clock.monotonic() > deadline:
+                return "busy"
+            runtime.clock.sleep(_LOCK_STEP)
 
-    async def callback(request: Request) -> Response:  # noqa: PLR0911 - one per outcome
+    async def callback(self, request: Request) -> Response:  # noqa: PLR0911 - one per outcome
+        runtime = self.runtime
         code = request.query_params.get("code")
         state = request.query_params.get("state")
         if not code or not state:
             return _error(400, "code and state are required")
+        if len(state) > MAX_TOKEN_LENGTH:
+            return _error(400, "unknown or expired state")
         if runtime.redis is None:
             return _error(503, "not started")
         try:
-            raw: Any = await runtime.redis.getdel(state_prefix + state)
+            raw: Any = await runtime.redis.getdel(state_key(self.prefix, state))
         except RedisError as exc:
             log.warning("oauth_callback_failed", error=type(exc).__name__)
             return _error(503, "state store unavailable")
@@ -96,21 +158,40 @@ def oauth_routes(runtime: ReceiverRuntime) -> list[Route]:
             return _error(400, "unknown or expired state")
         record = json.loads(raw)
         name = str(record["connection"])
-        conn = _oauth_connection(name)
-        if conn is None:
+        conn = runtime.connections.get(name)
+        if conn is None or conn.type is not ConnectionType.OAUTH:
             return _error(400, "the connection of this state is no longer configured")
+        replace = record.get("replace") is True
         try:
-            await run_in_threadpool(_exchange, conn, code, str(record["redirect_uri"]))
+            outcome = await run_in_threadpool(
+                self._exchange, conn, code, str(record["redirect_uri"]), replace
+            )
         except (AuthError, TransportError) as exc:
             log.warning("oauth_exchange_failed", connection=name, error=str(exc))
             return _error(502, str(exc))
         except RedisError as exc:
             log.warning("oauth_token_store_failed", connection=name, error=type(exc).__name__)
             return _error(503, "token store unavailable")
-        log.info("oauth_connected", connection=name)
+        if outcome == "exists":
+            log.warning("oauth_install_refused", connection=name, reason="already installed")
+            return _error(
+                409,
+                f"connection {name!r} already has tokens; to replace them run "
+                f"`zoomq connections install {name} --replace`",
+            )
+        if outcome == "busy":
+            return _error(
+                409,
+                f"connection {name!r} is being refreshed or installed; "
+                f"run `zoomq connections install {name}` again",
+            )
+        log.info("oauth_connected", connection=name, replaced=replace)
         return PlainTextResponse(f"zoomq: connection {name} is connected. You can close this page.")
 
+
+def oauth_routes(runtime: ReceiverRuntime) -> list[Route]:
+    routes = _OAuthInstall(runtime)
     return [
-        Route("/oauth/zoom/install", install, methods=["GET"], name="oauth_install"),
-        Route("/oauth/zoom/callback", callback, methods=["GET"], name="oauth_callback"),
+        Route(INSTALL_PATH, routes.install, methods=["GET"], name="oauth_install"),
+        Route(CALLBACK_PATH, routes.callback, methods=["GET"], name="oauth_callback"),
     ]
