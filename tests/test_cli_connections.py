@@ -7,9 +7,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
+import redis
 from click.testing import CliRunner
 
 from zoomq.cli import cli
+from zoomq.client.install import grant_key
+from zoomq.client.tokens import RedisTokenStore, Token
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 
@@ -116,3 +120,114 @@ def test_missing_connection_is_a_clear_error(tmp_path: Path, redis_url: str) -> 
     )
     assert result.exit_code == 2
     assert "unknown connection" in result.output
+
+
+def _oauth_file(tmp_path: Path, **extra: str) -> None:
+    """A connections file with OAuth app "partner" and Server-to-Server "emea"."""
+    partner = {"name": "partner", "type": "oauth", "client_id": "c", "client_secret": "s3cr3t-x"}
+    emea = {"name": "emea", "account_id": "a", "client_id": "c", "client_secret": "s3cr3t-y"}
+    (tmp_path / "connections.json").write_text(json.dumps([{**partner, **extra}, emea]))
+
+
+def _token(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def test_install_prints_a_one_time_link(tmp_path: Path, redis_url: str) -> None:
+    """install stores a grant under the token's digest (TTL 10 min by default) and prints
+    the receiver's link, its base taken from the connection's redirect_uri."""
+    _oauth_file(tmp_path, redirect_uri="https://zoomq.example.com/base/oauth/zoom/callback")
+    env = _env(tmp_path, redis_url)
+    result = CliRunner().invoke(cli, ["connections", "install", "partner"], env=env)
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip()
+    assert link.startswith("https://zoomq.example.com/base/oauth/zoom/install?token=")
+    assert "works once" in result.stderr
+    client = redis.Redis.from_url(redis_url)
+    key = grant_key("zoomq", _token(link))
+    assert client.keys("*") == [key.encode()]  # the token itself is not stored
+    assert json.loads(client.get(key) or b"{}") == {"connection": "partner", "replace": False}
+    assert 590 < client.ttl(key) <= 600
+    other = CliRunner().invoke(
+        cli,
+        ["connections", "install", "partner", "--replace", "--ttl", "60",
+         "--base-url", "http://127.0.0.1:9000/"],
+        env=env,
+    )  # fmt: skip
+    assert other.exit_code == 0, other.output
+    assert other.stdout.startswith("http://127.0.0.1:9000/oauth/zoom/install?token=")
+    key = grant_key("zoomq", _token(other.stdout.strip()))
+    assert json.loads(client.get(key) or b"{}")["replace"] is True
+    assert 0 < client.ttl(key) <= 60
+    client.close()
+
+
+def test_install_without_redirect_uri_assumes_the_local_receiver(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """No redirect_uri and no --base-url: the link points at `zoomq receiver`'s default
+    address, and says so."""
+    _oauth_file(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["connections", "install", "partner"], env=_env(tmp_path, redis_url)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("http://127.0.0.1:8000/oauth/zoom/install?token=")
+    assert "--base-url" in result.stderr
+
+
+def test_install_refuses_an_installed_connection_without_replace(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Tokens already stored: no link unless --replace, and nothing written."""
+    _oauth_file(tmp_path)
+    client = redis.Redis.from_url(redis_url)
+    RedisTokenStore(client).set("oauth:partner", Token("at", 0.0, refresh_token="rt"), None)
+    before = client.keys("*")
+    result = CliRunner().invoke(
+        cli, ["connections", "install", "partner"], env=_env(tmp_path, redis_url)
+    )
+    assert result.exit_code == 2
+    assert "already installed" in result.stderr
+    assert "--replace" in result.stderr
+    assert client.keys("*") == before
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "unknown connection 'nope'"),
+        (["emea"], "only oauth connections"),
+        (["partner", "--base-url", "zoomq.example.com"], "--base-url"),
+        (["partner", "--base-url", "ftp://zoomq.example.com"], "--base-url"),
+        (["partner", "--ttl", "0"], "--ttl"),
+        (["partner", "--ttl", "86401"], "--ttl"),
+    ],
+)
+def test_install_bad_input_is_exit_2_naming_it(
+    tmp_path: Path, redis_url: str, args: list[str], message: str
+) -> None:
+    """Unknown or Server-to-Server connection, a base URL that is not http(s), a TTL out of
+    range: exit 2 with the reason, and no grant."""
+    _oauth_file(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["connections", "install", *args], env=_env(tmp_path, redis_url)
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+    client = redis.Redis.from_url(redis_url)
+    assert client.dbsize() == 0
+    client.close()
+
+
+def test_install_needs_base_url_when_redirect_uri_is_elsewhere(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A redirect_uri that is not the receiver's callback route says nothing of its URL."""
+    _oauth_file(tmp_path, redirect_uri="https://proxy.example.com/zoom/cb")
+    result = CliRunner().invoke(
+        cli, ["connections", "install", "partner"], env=_env(tmp_path, redis_url)
+    )
+    assert result.exit_code == 2
+    assert "--base-url" in result.output

@@ -1,4 +1,4 @@
-"""``zoomq connections add|list|test``: the Zoom accounts/apps zoomq talks to."""
+"""``zoomq connections add|list|test|install``: the Zoom accounts/apps zoomq talks to."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from zoomq.cli.context import open_client, open_redis, pass_settings, zoom_errors
 from zoomq.client.auth import TOKEN_TIMEOUT, AuthCodeTokens, token_provider
+from zoomq.client.install import (
+    INSTALL_TTL,
+    InstallGrant,
+    install_link,
+    installed,
+    issue_grant,
+    receiver_base_url,
+)
 from zoomq.client.tokens import RedisTokenStore
 from zoomq.errors import ConfigurationError
 from zoomq.settings import Connection, ConnectionType, Settings
@@ -18,6 +27,10 @@ from zoomq.settings import Connection, ConnectionType, Settings
 __all__ = ["connections_group"]
 
 DEFAULT_FILE = Path("zoomq-connections.json")
+#: Where ``zoomq receiver`` listens by default: the install link's base without a better one.
+DEFAULT_RECEIVER_URL = "http://127.0.0.1:8000"
+#: The longest an install link may stay valid.
+MAX_INSTALL_TTL = 86_400
 
 
 def _file(settings: Settings) -> Path:
@@ -44,10 +57,10 @@ def list_connections(settings: Settings) -> None:
     for conn in conns.values():
         state = ""
         if conn.type is ConnectionType.OAUTH:
-            installed = False
+            has_tokens = False
             if store_redis is not None:
-                installed = RedisTokenStore(store_redis).get(f"oauth:{conn.name}") is not None
-            state = "installed" if installed else "not installed"
+                has_tokens = installed(RedisTokenStore(store_redis), conn.name)
+            state = "installed" if has_tokens else "not installed"
         click.echo(
             f"{conn.name}\t{conn.type.value}\taccount={conn.account_id or '-'}\t"
             f"plan={conn.plan.value}\twebhook_secrets={len(conn.webhook_secrets)}\t{state}".rstrip()
@@ -131,6 +144,74 @@ def _install(settings: Settings, conn: Connection, code: str, redirect_uri: str 
         assert isinstance(provider, AuthCodeTokens)
         provider.exchange_code(code, redirect_uri)
     click.echo(f"installed {conn.name}: tokens stored")
+
+
+def _base_url(conn: Connection, base_url: str | None) -> str:
+    """``--base-url``, else the receiver in the connection's redirect_uri, else the default."""
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.BadParameter(
+                f"{base_url!r} is not an http(s) URL", param_hint="'--base-url'"
+            )
+        return base_url.rstrip("/")
+    if conn.redirect_uri is None:
+        click.echo(
+            f"note: connection {conn.name!r} has no redirect_uri; the link assumes the "
+            f"receiver at {DEFAULT_RECEIVER_URL} (pass --base-url otherwise)",
+            err=True,
+        )
+        return DEFAULT_RECEIVER_URL
+    found = receiver_base_url(conn.redirect_uri)
+    if found is None:
+        raise click.BadParameter(
+            f"cannot tell the receiver's URL from redirect_uri {conn.redirect_uri!r}; pass it",
+            param_hint="'--base-url'",
+        )
+    return found
+
+
+@connections_group.command("install")
+@click.argument("name")
+@click.option("--replace", is_flag=True, help="Replace the tokens of an installed connection.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(1, MAX_INSTALL_TTL),
+    default=INSTALL_TTL,
+    show_default=True,
+    help="Seconds the link stays valid.",
+)
+@click.option(
+    "--base-url",
+    help="The receiver's public URL. Default: taken from the connection's redirect_uri, "
+    f"else {DEFAULT_RECEIVER_URL}.",
+)
+@pass_settings
+def install_connection(
+    settings: Settings, name: str, replace: bool, ttl: int, base_url: str | None
+) -> None:
+    """Print a one-time link that installs OAuth connection NAME through the receiver."""
+    from receiver.config import ReceiverConfig
+
+    with zoom_errors():
+        conn = settings.connection(name)
+        if conn.type is not ConnectionType.OAUTH:
+            raise ConfigurationError(
+                f"connection {name!r} is {conn.type.value}: only oauth connections are installed"
+            )
+        base = _base_url(conn, base_url)
+        store_redis = open_redis(settings, required=True)
+        assert store_redis is not None
+        with store_redis:
+            if not replace and installed(RedisTokenStore(store_redis), name):
+                raise ConfigurationError(
+                    f"connection {name!r} is already installed; pass --replace to replace "
+                    "its tokens"
+                )
+            prefix = ReceiverConfig.from_settings(settings).key_prefix
+            token = issue_grant(store_redis, prefix, InstallGrant(name, replace=replace), ttl)
+    click.echo(f"open this link within {ttl} s to install {name} (it works once):", err=True)
+    click.echo(install_link(base, token))
 
 
 @connections_group.command("test")
