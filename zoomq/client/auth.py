@@ -209,7 +209,7 @@ class AuthCodeTokens(_Base):
         if stale is None or not stale.refresh_token:
             raise RefreshTokenRevoked(
                 f"connection {self.connection.name!r} is not installed: "
-                "run `zoomq connections add` or the receiver's /oauth/zoom/install"
+                f"run `zoomq connections install {self.connection.name}` and open its link"
             )
         try:
             body = self._post_token(
