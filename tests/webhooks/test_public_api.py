@@ -8,7 +8,18 @@ import pytest
 
 import zoomq.webhooks
 
-MODULES = ["cli", "emitter", "envelope", "errors", "events", "sender", "signing", "verify"]
+MODULES = [
+    "catalog",
+    "cli",
+    "emitter",
+    "envelope",
+    "errors",
+    "events",
+    "objects",
+    "sender",
+    "signing",
+    "verify",
+]
 
 
 def test_every_exported_name_exists() -> None:

@@ -13,7 +13,8 @@ import httpx
 
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import ZoomError
-from zoomq.webhooks.events import EVENT_NAMES, build_event
+from zoomq.webhooks.catalog import CATALOG
+from zoomq.webhooks.events import build_event, closest_events
 from zoomq.webhooks.sender import ZOOM_DEADLINE, Attempt, WebhookSender, serialize
 
 __all__ = ["SANDBOX_CREDENTIALS", "fetch_sandbox_recording", "webhook_group"]
@@ -110,12 +111,43 @@ _deadline_option = click.option(
 )
 
 
+def _list_events(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    width = max(len(name) for name in CATALOG)
+    for spec in CATALOG.values():
+        click.echo(f"{spec.name:<{width}}  {spec.description}")
+    ctx.exit(0)
+
+
+def _known_event(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is None:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    if value not in CATALOG:
+        close = closest_events(value)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise click.BadParameter(
+            f"unknown event {value!r}{hint} (`zoomq webhook send --list` lists all)"
+        )
+    return value
+
+
 @webhook_group.command(
     "send",
     help="Build EVENT, sign it and deliver it to --to with Zoom's retry schedule.\n\n"
-    f"EVENT is one of: {', '.join(EVENT_NAMES)}.",
+    f"EVENT is one of the {len(CATALOG)} events Zoom documents for meetings, webinars, "
+    "recordings, users, phone recordings and team chat; --list shows them.",
 )
-@click.argument("event", type=click.Choice(EVENT_NAMES), metavar="EVENT")
+@click.argument("event", required=False, callback=_known_event, metavar="EVENT")
+@click.option(
+    "--list",
+    "list_events",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_list_events,
+    help="Print every known event, one a line with what it means, and exit.",
+)
 @click.option("--to", "url", required=True, help="The endpoint URL to POST to.")
 @_secret_option
 @click.option(
