@@ -82,7 +82,9 @@ class ZoomClient:
             max_keepalive_connections=settings.zoomq_http_max_connections,
         )
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        self._token_http = httpx.Client(transport=transport, timeout=TOKEN_TIMEOUT, headers=headers)
+        self._token_http = httpx.Client(
+            transport=transport, timeout=TOKEN_TIMEOUT, headers=headers, follow_redirects=False
+        )
         self.tokens = token_provider(
             settings, connection, token_store, self._token_http, self.clock
         )
@@ -93,6 +95,8 @@ class ZoomClient:
             limits=limits,
             headers=headers,
             auth=ZoomAuth(self.tokens),
+            # A redirect is an error (UnexpectedStatus): following one would carry the
+            # bearer token to wherever Location points.
             follow_redirects=False,
         )
         #: Where a caller-given URL (rawRequest) may take the token.
@@ -212,7 +216,9 @@ class ZoomClient:
                 self.clock.sleep(min(policy.wait_for(attempt, info.retry_after), policy.max_wait))
                 attempt += 1
                 continue
-            if raise_for_status and status >= 400:
+            # Only 2xx is success: a 3xx is not followed (the token stays with the API)
+            # and would otherwise pass for an empty answer.
+            if raise_for_status and not 200 <= status < 300:
                 raise api_error(response)
             return response
 
