@@ -50,8 +50,11 @@ def test_a_redirect_is_an_error_with_its_status(status: int, method: str) -> Non
 
 
 def test_the_message_names_the_location_without_its_query() -> None:
-    """Where a redirect pointed is told; a signed URL's query (its token) is not."""
-    zoom = ScriptedZoom(httpx.Response(302, headers={"Location": "/v2/elsewhere?sig=secret"}))
+    """Where a redirect pointed is told; credentials and a signed URL's query are not."""
+    zoom = ScriptedZoom(
+        httpx.Response(302, headers={"Location": "/v2/elsewhere?sig=secret"}),
+        httpx.Response(301, headers={"Location": "https://user:secret@cdn.example/f?sig=secret"}),
+    )
     s = settings()
     with (
         ZoomClient(s, connection(s), transport=zoom.transport(), clock=FakeClock()) as client,
@@ -63,6 +66,13 @@ def test_the_message_names_the_location_without_its_query() -> None:
     assert "https://api.zoom.us/v2/elsewhere" in message
     assert "secret" not in message
     assert info.value.to_dict()["type"] == "UnexpectedStatus"
+    with (
+        ZoomClient(s, connection(s), transport=zoom.transport(), clock=FakeClock()) as client,
+        pytest.raises(UnexpectedStatus) as info,
+    ):
+        run_action(client, "getUser", {"userId": "me"})
+    assert "to https://cdn.example/f;" in str(info.value)
+    assert "secret" not in str(info.value)
 
 
 def test_a_redirect_is_never_retried_by_the_queue() -> None:

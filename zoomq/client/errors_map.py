@@ -48,8 +48,8 @@ def _unexpected(response: httpx.Response) -> UnexpectedStatus:
         except httpx.InvalidURL:
             target = " to an invalid Location"
         else:
-            # Where it pointed, without the query: a signed URL carries its token there.
-            target = f" to {location.copy_with(query=None, fragment=None)}"
+            # Where it pointed, without credentials or query: a signed URL's token is there.
+            target = f" to {location.copy_with(userinfo=b'', query=None, fragment=None)}"
     return UnexpectedStatus(
         f"unexpected {response.status_code} {response.reason_phrase}{target}; "
         "redirects are not followed",
