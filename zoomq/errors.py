@@ -19,7 +19,9 @@
         ├── PermissionDenied          403
         ├── NotFound                  404
         ├── Conflict                  409
-        └── ServerError               5xx that outlived the client's brief retries
+        ├── ServerError               5xx that outlived the client's brief retries
+        └── UnexpectedStatus          3xx (or 1xx): neither success nor error; never followed,
+                                      never retried
 
 ``RETRYABLE`` and ``NEVER_RETRY`` declare, once, which errors a queue may retry.
 """
@@ -48,6 +50,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "Unauthorized",
+    "UnexpectedStatus",
     "ZoomError",
 ]
 
@@ -228,6 +231,14 @@ class ServerError(APIError):
     """5xx from Zoom that outlived the HTTP client's brief retries; the queue may retry."""
 
 
+class UnexpectedStatus(APIError):
+    """A 3xx (or 1xx) final status: Zoom's API documents none, so the call failed.
+
+    A redirect is never followed (it would take the bearer token along), and retrying
+    gets the same answer, so it is not retried and never passes for an empty success.
+    """
+
+
 #: Errors a queue may retry later (with backoff, or at ``retry_after``).
 RETRYABLE: tuple[type[ZoomError], ...] = (TransportError, RateLimited, ServerError)
 
@@ -239,5 +250,6 @@ NEVER_RETRY: tuple[type[ZoomError], ...] = (
     PermissionDenied,
     NotFound,
     Conflict,
+    UnexpectedStatus,
     RefreshTokenRevoked,
 )

@@ -13,6 +13,7 @@ from zoomq.actions import runners
 from zoomq.actions.catalog import CATALOG
 from zoomq.actions.inputs import ListUsersRecordings, RawRequest
 from zoomq.client.ratelimit import RateCategory
+from zoomq.client.scope import ApiScope
 from zoomq.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -27,9 +28,10 @@ class FakeClient:
         *,
         response: httpx.Response | Exception | None = None,
         pages: Mapping[tuple[str | None, str | None], list[dict[str, Any]]] | None = None,
-        allowed_hosts: frozenset[str] = frozenset({"api.zoom.us"}),
+        base_url: str = "https://api.zoom.us/v2",
+        origins: tuple[str, ...] = (),
     ) -> None:
-        self.allowed_hosts = allowed_hosts
+        self.scope = ApiScope(base_url, origins)
         self.response = response
         self.pages = dict(pages or {})
         self.requests: list[dict[str, Any]] = []
@@ -192,17 +194,18 @@ def test_raw_request_refuses_other_hosts(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "allowed"),
+    ("url", "origins"),
     [
-        ("https://api.zoom.us/v2/users/me", frozenset({"api.zoom.us"})),
-        ("https://API-EU.zoom.us/v2/users/me", frozenset({"api.zoom.us"})),
-        ("https://api-us.zoom.us/v2/users/me", frozenset()),
-        ("http://127.0.0.1:8080/v2/users/me", frozenset({"127.0.0.1"})),
+        ("https://api.zoom.us/v2/users/me", ()),
+        ("https://API-EU.zoom.us/v2/users/me", ()),
+        ("https://api-us.zoom.us:443/v2/users/me", ()),
+        ("http://127.0.0.1:8080/v2/users/me", ("http://127.0.0.1:8080",)),
+        ("https://api.example.com/anything", ("api.example.com",)),
     ],
 )
-def test_raw_request_allows_zoom_hosts(url: str, allowed: frozenset[str]) -> None:
-    """api.zoom.us, regional api-XX.zoom.us and the client's own hosts are allowed."""
-    client = FakeClient(response=httpx.Response(200, json={"ok": True}), allowed_hosts=allowed)
+def test_raw_request_allows_zoom_hosts(url: str, origins: tuple[str, ...]) -> None:
+    """api.zoom.us, regional api-XX.zoom.us and the configured origins are allowed."""
+    client = FakeClient(response=httpx.Response(200, json={"ok": True}), origins=origins)
     assert raw(client, {"method": "GET", "url": url})["data"]["data"] == {"ok": True}
     assert client.requests[0]["url"] == url
 

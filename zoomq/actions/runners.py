@@ -7,12 +7,12 @@ import re
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from zoomq.actions.base import ListInput, build_request
 from zoomq.actions.inputs.raw import RawRequest
+from zoomq.client.scope import UnsafeURL
 from zoomq.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -26,31 +26,20 @@ __all__ = ["month_windows", "raw_request", "split_into_months"]
 _DROPPED_HEADERS = frozenset(
     {"authorization", "host", "content-length", "transfer-encoding", "connection"}
 )
-#: Regional API hosts (ZOOM_API.md: ``api-{eu,au,ca,in,sa,sg,uk,us}.zoom.us``).
-_REGIONAL_HOST = re.compile(r"api-[a-z]{2}\.zoom\.us")
 
 
 # -- rawRequest -------------------------------------------------------------------------
 
 
-def _refuse_url(message: str) -> InvalidInput:
-    return InvalidInput(f"rawRequest: {message}", [{"field": "url", "message": message}])
-
-
-def _check_host(client: ZoomClient, url: str) -> None:
-    """Refuse absolute URLs outside the Zoom API: the client attaches the bearer token."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if host == "zoom.us" or host.endswith(".zoom.us"):
-        # Zoom itself: only the API hosts, and never in plain text.
-        if parts.scheme != "https":
-            raise _refuse_url(f"{host} must be reached over https")
-        if host == "api.zoom.us" or _REGIONAL_HOST.fullmatch(host):
-            return
-    # Hosts the operator configured (the API base URL, a sandbox) may use http.
-    if host in {h.lower() for h in client.allowed_hosts}:
-        return
-    raise _refuse_url(f"{host or url!r} is not a Zoom API host; the token is only sent to Zoom")
+def _checked_url(client: ZoomClient, url: str) -> str:
+    """``url`` if the client's token may go there (``ApiScope``), else ``InvalidInput``."""
+    try:
+        return client.scope.check(url)
+    except UnsafeURL as exc:
+        message = str(exc)
+        raise InvalidInput(
+            f"rawRequest: url: {message}", [{"field": "url", "message": message}]
+        ) from None
 
 
 def _response_body(response: httpx.Response, response_type: str) -> Any:
@@ -67,11 +56,11 @@ def _response_body(response: httpx.Response, response_type: str) -> Any:
 def raw_request(client: ZoomClient, action: Action, model: RawRequest) -> dict[str, Any]:
     """Send ``model`` as one request; returns ``{"data": {"data", "status", "headers"}}``.
 
-    A relative ``url`` is joined to the API base by the client; an absolute one must be a
-    Zoom API host (or one the client allows). The caller cannot set ``Authorization``.
+    A relative ``url`` is joined under the API base path by the client; an absolute one
+    must be on an origin of the client's ``ApiScope``. The caller cannot set
+    ``Authorization``.
     """
-    if urlsplit(model.url).netloc:
-        _check_host(client, model.url)
+    url = _checked_url(client, model.url)
     headers = {
         name: value
         for name, value in (model.headers or {}).items()
@@ -79,7 +68,7 @@ def raw_request(client: ZoomClient, action: Action, model: RawRequest) -> dict[s
     }
     response = client.request(
         model.method,
-        model.url,
+        url,
         params=model.query_params or None,
         json=model.data,
         headers=headers or None,

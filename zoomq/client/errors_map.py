@@ -15,6 +15,7 @@ from zoomq.errors import (
     PermissionDenied,
     ServerError,
     Unauthorized,
+    UnexpectedStatus,
 )
 
 __all__ = ["api_error", "error_body", "json_body"]
@@ -37,11 +38,36 @@ def error_body(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"message": str(body)[:500]}
 
 
+def _unexpected(response: httpx.Response) -> UnexpectedStatus:
+    """A 3xx (or 1xx): its body is a redirect page at best, so the message says what happened."""
+    request = response.request
+    target = ""
+    if "location" in response.headers:
+        try:
+            location = request.url.join(response.headers["location"])
+        except httpx.InvalidURL:
+            target = " to an invalid Location"
+        else:
+            # Where it pointed, without credentials or query: a signed URL's token is there.
+            target = f" to {location.copy_with(userinfo=b'', query=None, fragment=None)}"
+    return UnexpectedStatus(
+        f"unexpected {response.status_code} {response.reason_phrase}{target}; "
+        "redirects are not followed",
+        status=response.status_code,
+        tracking_id=response.headers.get("x-zm-trackingid"),
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+    )
+
+
 def api_error(response: httpx.Response) -> APIError:
+    """The tree's error for a response that is not a 2xx success."""
+    status = response.status_code
+    if status < 400:
+        return _unexpected(response)
     body = error_body(response)
     code = body.get("code")
     code = code if isinstance(code, int) else None
-    status = response.status_code
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else APIError)
     request = response.request
     if cls is BadRequest and code == 300 and "next_page_token" in request.url.params:

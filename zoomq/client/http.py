@@ -29,6 +29,7 @@ from zoomq.client.ratelimit import (
     parse_rate_limit,
 )
 from zoomq.client.retry import RetryPolicy
+from zoomq.client.scope import ApiScope
 from zoomq.client.tokens import MemoryTokenStore, RedisTokenStore, TokenStore
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import DailyLimitExceeded, RateLimited, TransportError
@@ -42,10 +43,6 @@ __all__ = ["ZoomClient"]
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "zoomq/0.1 (+https://github.com/zoomq/zoomq)"
-
-
-def _is_zoom_api_host(host: str) -> bool:
-    return host == "api.zoom.us" or (host.startswith("api-") and host.endswith(".zoom.us"))
 
 
 class ZoomClient:
@@ -85,7 +82,9 @@ class ZoomClient:
             max_keepalive_connections=settings.zoomq_http_max_connections,
         )
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        self._token_http = httpx.Client(transport=transport, timeout=TOKEN_TIMEOUT, headers=headers)
+        self._token_http = httpx.Client(
+            transport=transport, timeout=TOKEN_TIMEOUT, headers=headers, follow_redirects=False
+        )
         self.tokens = token_provider(
             settings, connection, token_store, self._token_http, self.clock
         )
@@ -96,10 +95,12 @@ class ZoomClient:
             limits=limits,
             headers=headers,
             auth=ZoomAuth(self.tokens),
+            # A redirect is an error (UnexpectedStatus): following one would carry the
+            # bearer token to wherever Location points.
             follow_redirects=False,
         )
-        base_host = urlsplit(self.base_url).hostname or ""
-        self.allowed_hosts: frozenset[str] = frozenset({base_host, *settings.zoom_api_hosts})
+        #: Where a caller-given URL (rawRequest) may take the token.
+        self.scope = ApiScope(self.base_url, settings.zoom_api_hosts)
 
     # -- lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -118,9 +119,6 @@ class ZoomClient:
         plan = PLAN_BUDGETS[conn.plan.value][category]
         override = conn.rate_limits.get(category.value)
         return Budget(override, plan.daily) if override else plan
-
-    def host_allowed(self, host: str) -> bool:
-        return _is_zoom_api_host(host) or host in self.allowed_hosts
 
     def _count_daily(self, category: RateCategory, user_quota: str | None) -> None:
         now = self.clock.time()
@@ -161,9 +159,11 @@ class ZoomClient:
 
     # -- requests ----------------------------------------------------------------
     def _url(self, path_or_url: str) -> str:
-        if "://" in path_or_url:
+        if httpx.URL(path_or_url).is_absolute_url:
             return path_or_url
-        return path_or_url.lstrip("/")
+        # One leading slash: httpx joins it under the base path, and ``users:me`` without
+        # it would parse as a URL of scheme ``users``.
+        return "/" + path_or_url.lstrip("/")
 
     def request(
         self,
@@ -216,7 +216,9 @@ class ZoomClient:
                 self.clock.sleep(min(policy.wait_for(attempt, info.retry_after), policy.max_wait))
                 attempt += 1
                 continue
-            if raise_for_status and status >= 400:
+            # Only 2xx is success: a 3xx is not followed (the token stays with the API)
+            # and would otherwise pass for an empty answer.
+            if raise_for_status and not 200 <= status < 300:
                 raise api_error(response)
             return response
 

@@ -1,7 +1,8 @@
 """Input of rawRequest: any method and path of the Zoom API, sent with the connection's token.
 
-The host check needs the client, so it lives in ``runners.raw_request``; this model only
-shapes the input.
+The model refuses what no client could send safely (paths that climb out of the base
+path, credentials in URLs); the origin check needs the client's ``ApiScope``, so
+``runners.raw_request`` makes it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BeforeValidator, Field, field_validator
 
 from zoomq.actions.base import ActionInput
+from zoomq.client.scope import check_path
 
 __all__ = ["Method", "RawRequest"]
 
@@ -79,6 +81,7 @@ class RawRequest(ActionInput):
     @field_validator("url")
     @classmethod
     def _url_shape(cls, value: str) -> str:
+        check_path(value)  # first: urlsplit silently drops tabs and newlines
         parts = urlsplit(value)
         if parts.scheme or parts.netloc:
             if parts.scheme not in ("http", "https") or not parts.hostname:
