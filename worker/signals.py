@@ -17,6 +17,8 @@ from celery._state import get_current_app
 from celery.signals import (
     setup_logging,
     task_prerun,
+    task_revoked,
+    task_unknown,
     worker_process_init,
     worker_ready,
     worker_shutdown,
@@ -98,6 +100,8 @@ def connect() -> None:
     worker_ready.connect(_ready, weak=False, dispatch_uid="zoomq.worker_ready")
     worker_shutdown.connect(_shutdown, weak=False, dispatch_uid="zoomq.worker_shutdown")
     task_prerun.connect(_started, weak=False, dispatch_uid="zoomq.task_started")
+    task_revoked.connect(_discarded, weak=False, dispatch_uid="zoomq.task_revoked")
+    task_unknown.connect(_discarded, weak=False, dispatch_uid="zoomq.task_unknown")
 
 
 def broker_keys(app: Celery) -> BrokerKeys:
@@ -132,3 +136,13 @@ def _started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         runtime.ledger.started(task_id)
     except Exception as exc:  # the sweep finds it nowhere and sends it again: idempotent
         log.warning("ledger.start_failed", task_id=task_id, error=type(exc).__name__)
+
+
+def _discarded(sender: Any = None, id: str | None = None, request: Any = None, **_: Any) -> None:
+    """A message acknowledged without its task starting (revoked, unknown task): drop it too.
+
+    Otherwise the sweep would find it nowhere and send it again, a visibility timeout apart,
+    for ever.
+    """
+    task_id = id or getattr(request, "id", None)
+    _started(task_id=task_id if isinstance(task_id, str) else None, task=sender)

@@ -187,3 +187,19 @@ def test_a_started_task_leaves_the_ledger_and_its_retry_is_recorded_again(
     [entry] = ledger.entries(["t-9"])
     assert entry is not None
     assert entry.attempts == 1
+
+
+def test_a_revoked_or_unknown_task_leaves_the_ledger(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    """Acknowledged without starting: the record goes, or it would be re-sent for ever."""
+    from types import SimpleNamespace
+
+    from worker.signals import _discarded
+
+    _send(app, 1)
+    _send(app, 2)
+    ledger = Ledger(redis_client)
+    _discarded(sender=app.tasks[TASK], request=SimpleNamespace(id="t-1"))
+    _discarded(sender=SimpleNamespace(app=app), id="t-2", name="zoomq.actions.gone")
+    assert ledger.count() == 0
