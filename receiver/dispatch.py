@@ -124,12 +124,13 @@ class EventDispatcher:
         if enqueuer is None:
             raise QueueUnavailable("the receiver is not started")
         key = dedup_key(event, body)
-        _, message = self.message(connection, event, body, key, request_id, correlation_id)
+        task_id, message = self.message(connection, event, body, key, request_id, correlation_id)
         return enqueuer.submit(
             self._config.events_queue,
             message,
             dedup_key=f"{self._seen_prefix}{connection}:{key}",
             ttl=self._config.dedup_ttl,
+            task_id=task_id,
         )
 
     def observe(self, enqueued: bool, seconds: float) -> None:

@@ -2,7 +2,8 @@
 
 Every ``interval`` seconds it moves due entries out of the parking lot (atomically, see
 ``zoomq.parking``) and sends each message again. A message that cannot be sent stays in
-the in-flight set and is put back by ``recover`` after ``stale_after`` seconds.
+the in-flight set and is put back by ``recover`` after ``stale_after`` seconds. The same
+pass sweeps the task ledger (``zoomq.ledger``) and sends again what it proves lost.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from zoomq.ledger import Ledger
+from zoomq.ledger import BrokerKeys, Ledger
 from zoomq.parking import ParkingLot, TaskMessage
 
 __all__ = ["ParkingScheduler"]
@@ -34,10 +35,14 @@ class ParkingScheduler:
         stale_after: float = 60.0,
         clock: Callable[[], float] = time.time,
         ledger: Ledger | None = None,
+        broker: BrokerKeys | None = None,
         ledger_grace: float = 3600.0,
+        ledger_batch: int = 1000,
     ) -> None:
         self.ledger = ledger
+        self.broker = broker
         self.ledger_grace = ledger_grace
+        self.ledger_batch = ledger_batch
         self.lot = lot
         self.send = send
         self.interval = interval
@@ -78,14 +83,25 @@ class ParkingScheduler:
         return sent + self._resend_overdue()
 
     def _resend_overdue(self) -> int:
-        """Send again what the ledger says was sent but never finished (see zoomq.ledger)."""
-        if self.ledger is None:
+        """Send again what the ledger proves lost (see zoomq.ledger)."""
+        if self.ledger is None or self.broker is None:
             return 0
-        overdue = self.ledger.claim_overdue(self.ledger_grace, self.batch)
-        for message in overdue:
+        result = self.ledger.sweep(
+            self.ledger_grace, self.broker, limit=self.ledger_batch, settle=self.interval
+        )
+        if result.checked:
+            log.info(
+                "ledger.swept",
+                checked=result.checked,
+                found=result.found,
+                missing=result.missing,
+                resent=len(result.resend),
+                conclusive=result.conclusive,
+            )
+        for message in result.resend:
             log.warning("ledger.resent", task=message.name, task_id=message.task_id)
             self.send(message)
-        return len(overdue)
+        return len(result.resend)
 
     def _loop(self) -> None:
         while True:

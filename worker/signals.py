@@ -1,5 +1,6 @@
 """Worker signals: logging at process start, a fresh runtime per forked child, the
-parked-task scheduler in the main process, and a clean shutdown.
+parked-task scheduler in the main process, the ledger record dropped as a task starts,
+and a clean shutdown.
 
 Signals are process-wide: ``connect`` is called only where a zoomq worker runs, and every
 handler leaves apps without a zoomq runtime alone.
@@ -15,16 +16,20 @@ from celery import Celery
 from celery._state import get_current_app
 from celery.signals import (
     setup_logging,
-    task_postrun,
+    task_prerun,
+    task_revoked,
+    task_unknown,
     worker_process_init,
     worker_ready,
     worker_shutdown,
 )
+from kombu.transport.redis import Channel
 
 from tasks.runtime import Runtime, get_runtime
 from worker.logconfig import setup_worker_logging
 from worker.scheduler import ParkingScheduler
 from zoomq.errors import ConfigurationError
+from zoomq.ledger import BrokerKeys
 
 __all__ = ["connect"]
 
@@ -72,6 +77,7 @@ def _ready(sender: Any = None, **_: Any) -> None:
             lambda message: send_message(app, message),
             interval=runtime.config.scheduler_interval,
             ledger=runtime.ledger,
+            broker=broker_keys(app),
             ledger_grace=runtime.config.visibility_timeout,
         ).start()
     log.info("worker.ready", automations=len(runtime.automations))
@@ -93,23 +99,50 @@ def connect() -> None:
     worker_process_init.connect(_process_init, weak=False, dispatch_uid="zoomq.process_init")
     worker_ready.connect(_ready, weak=False, dispatch_uid="zoomq.worker_ready")
     worker_shutdown.connect(_shutdown, weak=False, dispatch_uid="zoomq.worker_shutdown")
-    task_postrun.connect(_finished, weak=False, dispatch_uid="zoomq.task_finished")
+    task_prerun.connect(_started, weak=False, dispatch_uid="zoomq.task_started")
+    task_revoked.connect(_discarded, weak=False, dispatch_uid="zoomq.task_revoked")
+    task_unknown.connect(_discarded, weak=False, dispatch_uid="zoomq.task_unknown")
 
 
-#: Task states after which a message is finished with (a retry is a new message).
-_FINAL = frozenset({"SUCCESS", "FAILURE", "IGNORED"})
+def broker_keys(app: Celery) -> BrokerKeys:
+    """The Redis keys kombu keeps ``app``'s messages under: every queue's priority lists, unacked.
+
+    As kombu's Redis ``Channel`` names them (``_q_for_pri``), with the app's transport options.
+    """
+    options = app.conf.broker_transport_options or {}
+    prefix = str(options.get("global_keyprefix", Channel.global_keyprefix))
+    sep = str(options.get("sep", Channel.sep))
+    steps = sorted({int(p) for p in options.get("priority_steps", Channel.priority_steps)})
+    names = [q.name for q in app.conf.task_queues or ()] or [app.conf.task_default_queue]
+    lists = tuple(
+        prefix + (name if step == 0 else f"{name}{sep}{step}") for name in names for step in steps
+    )
+    unacked = prefix + str(options.get("unacked_key", Channel.unacked_key))
+    return BrokerKeys(lists=lists, unacked=unacked)
 
 
-def _finished(
-    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
-) -> None:
-    """The task is done with its message: drop it from the ledger."""
-    if task_id is None or state not in _FINAL:
+def _started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """The task starts: its message is kombu's to restore from here on; drop the ledger record.
+
+    A retry sends a new message with the same id, recorded again as it is sent (after this);
+    a parked task is the parking lot's until it is sent again (recorded then).
+    """
+    if task_id is None:
         return
     runtime = _runtime(_app(task))
     if runtime is None:
         return
     try:
-        runtime.ledger.done(task_id)
-    except Exception as exc:  # the ledger re-sends it later; the done record makes that a no-op
-        log.warning("ledger.done_failed", task_id=task_id, error=type(exc).__name__)
+        runtime.ledger.started(task_id)
+    except Exception as exc:  # the sweep finds it nowhere and sends it again: idempotent
+        log.warning("ledger.start_failed", task_id=task_id, error=type(exc).__name__)
+
+
+def _discarded(sender: Any = None, id: str | None = None, request: Any = None, **_: Any) -> None:
+    """A message acknowledged without its task starting (revoked, unknown task): drop it too.
+
+    Otherwise the sweep would find it nowhere and send it again, a visibility timeout apart,
+    for ever.
+    """
+    task_id = id or getattr(request, "id", None)
+    _started(task_id=task_id if isinstance(task_id, str) else None, task=sender)

@@ -1,4 +1,4 @@
-"""BatchEnqueuer against a real redis-server: batching, dedup, failures, time limits."""
+"""BatchEnqueuer against a real redis-server: batching, dedup, the ledger, failures, time limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
-from zoomq.queue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable
+from zoomq.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY, Ledger
+from zoomq.parking import TaskMessage
+from zoomq.queue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable, build_task_message
 
 
 def run(
@@ -120,13 +122,65 @@ def test_a_refused_push_fails_alone_and_marks_nothing(
 def test_script_alone_is_atomic_per_item(redis_client: redis.Redis) -> None:
     """The script itself: 1 pushes and marks, 0 for a marked key, error text for a bad push."""
     redis_client.set("str", "x")
-    reply = redis_client.eval(
-        ENQUEUE_SCRIPT, 6, "k1", "q", "k1", "q", "k2", "str", 60, b"a", 60, b"b", 60, b"c"
-    )
+    ledger = [DUE_KEY, MESSAGES_KEY, SUSPECT_KEY]
+    keys = ["k1", "q", "k1", "q", "k2", "str"]
+    argv = [1000.0, 60, b"a", "t-a", 60, b"b", "t-b", 60, b"c", "t-c"]
+    reply = redis_client.eval(ENQUEUE_SCRIPT, 9, *ledger, *keys, *argv)
     assert reply[:2] == [1, 0]
     assert b"WRONGTYPE" in reply[2]
     assert redis_client.lrange("q", 0, -1) == [b"a"]
     assert redis_client.exists("k2") == 0
+    # Only the pushed item is in the ledger: not the duplicate, not the refused one.
+    assert redis_client.hgetall(MESSAGES_KEY) == {b"t-a": b"a"}
+    assert redis_client.zrange(DUE_KEY, 0, -1, withscores=True) == [(b"t-a", 1000.0)]
+
+
+def test_an_event_message_enters_the_ledger_with_its_push(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """With a task id, the message is in the ledger exactly when it is in the queue."""
+    message = build_task_message("zoomq.events.handle", [{"event": "x"}], {}, "evt-1", "events")
+
+    async def body(enqueuer: BatchEnqueuer) -> list[bool]:
+        return [
+            await enqueuer.enqueue("events", message, dedup_key="d", ttl=60, task_id="evt-1"),
+            await enqueuer.enqueue("events", b"again", dedup_key="d", ttl=60, task_id="evt-1"),
+            await enqueuer.enqueue("events", b"plain"),
+        ]
+
+    before = time.time()
+    results, _ = run(redis_url, body)
+    assert results == [True, False, True]
+    assert redis_client.lrange("events", 0, -1) == [b"plain", message]
+    assert redis_client.hgetall(MESSAGES_KEY) == {b"evt-1": message}
+    [(task_id, stamped)] = redis_client.zrange(DUE_KEY, 0, -1, withscores=True)
+    assert task_id == b"evt-1"
+    assert before <= stamped <= time.time()
+    [entry] = Ledger(redis_client).entries(["evt-1"])
+    assert entry == TaskMessage("zoomq.events.handle", [{"event": "x"}], {}, "evt-1", 0, "events")
+
+
+def test_the_event_task_starting_drops_its_ledger_record(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """task_prerun of the event task removes what the receiver's push recorded."""
+    from worker.app import create_celery
+    from worker.signals import _started
+    from zoomq.settings import Settings
+
+    message = build_task_message("zoomq.events.handle", [{"event": "x"}], {}, "evt-2", "events")
+
+    async def body(enqueuer: BatchEnqueuer) -> bool:
+        return await enqueuer.enqueue("events", message, task_id="evt-2")
+
+    assert run(redis_url, body)[0] is True
+    ledger = Ledger(redis_client)
+    assert ledger.count() == 1
+    app = create_celery(Settings(_env_file=None, redis_url=redis_url))
+    _started(task_id="evt-2", task=app.tasks["zoomq.events.handle"])
+    app.close()
+    assert ledger.count() == 0
+    assert redis_client.hlen(MESSAGES_KEY) == 0
 
 
 def test_unresponsive_redis_times_out(unanswering_port: int) -> None:

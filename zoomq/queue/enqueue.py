@@ -4,7 +4,9 @@ Each caller awaits its own outcome; one writer task collects what callers submit
 the previous round was in flight and sends it to Redis as ONE ``EVALSHA`` of a script that
 handles every item. Per item the script is atomic: a dedup key that exists means
 "duplicate" (nothing pushed); otherwise the message is LPUSHed and only then is the dedup
-key set, so an item is never marked seen without being enqueued.
+key set, so an item is never marked seen without being enqueued. An item given a task id
+is written to the task ledger (``zoomq.ledger``) in the same step, so a message a worker
+pops and loses before kombu records it is re-sent like any other.
 
 Measured on the 2-core machine (PERF_BASELINES.md, and this module's benchmark), client CPU
 is what a one-process receiver runs out of, so the writer is frugal with it:
@@ -38,32 +40,44 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from zoomq.errors import TransportError
+from zoomq.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
 
 __all__ = ["ENQUEUE_SCRIPT", "BatchEnqueuer", "QueueUnavailable"]
 
 log = structlog.get_logger(__name__)
 
-#: KEYS = dedup_1, queue_1, dedup_2, queue_2, ...; ARGV = ttl_1, message_1, ttl_2, message_2, ...
-#: An empty dedup key means "no dedup". Answers, per item: 1 enqueued, 0 duplicate, or the
-#: error text of a push Redis refused (nothing is marked seen then).
+#: KEYS = ledger due, ledger messages, ledger suspects, then dedup_1, queue_1, dedup_2, ...;
+#: ARGV = now, then ttl_1, message_1, task_id_1, ttl_2, ... An empty dedup key means "no
+#: dedup", an empty task id "not in the ledger". Answers, per item: 1 enqueued, 0 duplicate,
+#: or the error text of a push Redis refused (nothing is marked seen or recorded then).
 ENQUEUE_SCRIPT: Final = """
 local out = {}
-for i = 1, #KEYS, 2 do
+local now = ARGV[1]
+for i = 4, #KEYS, 2 do
   local seen = KEYS[i]
+  local a = (i - 4) / 2 * 3 + 2
   if seen ~= '' and redis.call('EXISTS', seen) == 1 then
     out[#out + 1] = 0
   else
-    local pushed = redis.pcall('LPUSH', KEYS[i + 1], ARGV[i + 1])
+    local pushed = redis.pcall('LPUSH', KEYS[i + 1], ARGV[a + 1])
     if type(pushed) == 'table' and pushed.err then
       out[#out + 1] = pushed.err
     else
-      if seen ~= '' then redis.call('SET', seen, '1', 'EX', ARGV[i]) end
+      if seen ~= '' then redis.call('SET', seen, '1', 'EX', ARGV[a]) end
+      local id = ARGV[a + 2]
+      if id ~= '' then
+        redis.call('HSET', KEYS[2], id, ARGV[a + 1])
+        redis.call('ZADD', KEYS[1], now, id)
+        redis.call('HDEL', KEYS[3], id)
+      end
       out[#out + 1] = 1
     end
   end
 end
 return out
 """
+#: The ledger's keys, the first three KEYS of every call.
+_LEDGER_KEYS: Final = (DUE_KEY.encode(), MESSAGES_KEY.encode(), SUSPECT_KEY.encode())
 
 
 class QueueUnavailable(TransportError):
@@ -71,8 +85,8 @@ class QueueUnavailable(TransportError):
 
 
 # One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,
-# and its deadline (on the loop's clock).
-_Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]", float]
+# its deadline (on the loop's clock) and its task id for the ledger (b"" for none).
+_Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]", float, bytes]
 
 
 class BatchEnqueuer:
@@ -156,17 +170,31 @@ class BatchEnqueuer:
             await self._redis.connection_pool.release(conn)
 
     async def enqueue(
-        self, queue: str, message: bytes, *, dedup_key: str | None = None, ttl: int = 0
+        self,
+        queue: str,
+        message: bytes,
+        *,
+        dedup_key: str | None = None,
+        ttl: int = 0,
+        task_id: str | None = None,
     ) -> bool:
         """Push ``message`` onto ``queue``; True once Redis has it, False for a duplicate.
 
         With ``dedup_key`` the push happens only if that key is absent, and the key is then
-        kept ``ttl`` seconds. Raises ``QueueUnavailable`` if Redis did not confirm in time.
+        kept ``ttl`` seconds. With ``task_id`` (the Celery message's ``headers.id``) the
+        message is recorded in the task ledger with the push. Raises ``QueueUnavailable``
+        if Redis did not confirm in time.
         """
-        return await self.submit(queue, message, dedup_key=dedup_key, ttl=ttl)
+        return await self.submit(queue, message, dedup_key=dedup_key, ttl=ttl, task_id=task_id)
 
     def submit(
-        self, queue: str, message: bytes, *, dedup_key: str | None = None, ttl: int = 0
+        self,
+        queue: str,
+        message: bytes,
+        *,
+        dedup_key: str | None = None,
+        ttl: int = 0,
+        task_id: str | None = None,
     ) -> asyncio.Future[bool]:
         """``enqueue`` without the coroutine: the future that ``enqueue`` awaits.
 
@@ -189,6 +217,7 @@ class BatchEnqueuer:
                 message,
                 future,
                 loop.time() + self.timeout,
+                task_id.encode() if task_id else b"",
             )
         )
         self._wake()
@@ -278,29 +307,32 @@ class BatchEnqueuer:
         if self._sha is None:
             self._sha = await self._load_script()
         # RESP: "*<argc>" then "$<len>" + bytes per argument; keys first, then ARGV.
-        keys: list[bytes] = []
-        argv: list[bytes] = []
-        for dedup, queue, ttl, message, _, _ in batch:
+        keys: list[bytes] = [b"$%d\r\n%b\r\n" % (len(k), k) for k in _LEDGER_KEYS]
+        now = repr(time.time()).encode("ascii")
+        argv: list[bytes] = [b"$%d\r\n" % len(now), now, b"\r\n"]
+        for dedup, queue, ttl, message, _, _, tid in batch:
             keys += (b"$%d\r\n" % len(dedup), dedup, b"\r\n$%d\r\n" % len(queue), queue, b"\r\n")
-            argv += (b"$%d\r\n" % len(ttl), ttl, b"\r\n$%d\r\n" % len(message), message, b"\r\n")
-        count = 2 * len(batch)
+            argv += (b"$%d\r\n" % len(ttl), ttl, b"\r\n$%d\r\n" % len(message), message)
+            argv += (b"\r\n$%d\r\n" % len(tid), tid, b"\r\n")
+        count = len(_LEDGER_KEYS) + 2 * len(batch)
+        args = 1 + 3 * len(batch)
         tail = b"".join(keys + argv)
         try:
-            reply = await self._roundtrip(self._command(count, tail))
+            reply = await self._roundtrip(self._command(count, tail, args))
         except NoScriptError:  # Redis restarted (or SCRIPT FLUSH) since we loaded it
             self._sha = await self._load_script()
-            reply = await self._roundtrip(self._command(count, tail))
+            reply = await self._roundtrip(self._command(count, tail, args))
         if not isinstance(reply, list) or len(reply) != len(batch):
             raise ValueError(f"unexpected reply from the enqueue script: {reply!r:.200}")
         return reply
 
-    def _command(self, count: int, tail: bytes) -> bytes:
-        """``EVALSHA <sha> <count>`` followed by the packed keys and arguments."""
+    def _command(self, count: int, tail: bytes, args: int) -> bytes:
+        """``EVALSHA <sha> <count>`` followed by ``count`` packed keys and ``args`` arguments."""
         assert self._sha is not None
         number = b"%d" % count
         return b"".join(
             (
-                b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n" % (count * 2 + 3, len(self._sha)),
+                b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n" % (count + args + 3, len(self._sha)),
                 self._sha,
                 b"\r\n$%d\r\n" % len(number),
                 number,
