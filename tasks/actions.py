@@ -3,6 +3,10 @@
 Signature: ``(input: dict, connection: str | None = None, meta: dict | None = None)``.
 Actions with a side effect run under the step guard keyed by ``meta.idempotency_key``
 (else the task id), so a redelivered message does not repeat them.
+
+The return value is ``{"status": "done", "action", "replayed", "zoom": {...}}``: a few
+identifying fields of Zoom's reply sit under ``zoom``, so Zoom's own ``status`` (a
+registrant's "approved", a meeting's "waiting") never overwrites the task's.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ def run_action_task(
     summary = summarize(key, result)
     log.info("action.skipped" if replayed else "action.done", **summary)
     # The data stays out of the return value: Celery logs it, and it may hold secrets.
-    return {"status": "done", "replayed": replayed, **summary}
+    zoom = {name: value for name, value in summary.items() if name != "action"}
+    return {"status": "done", "action": key, "replayed": replayed, "zoom": zoom}
 
 
 def _make(app: Celery, key: str) -> ZoomqTask:
