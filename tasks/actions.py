@@ -20,6 +20,7 @@ from celery import Celery
 from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.actions import CATALOG, run_action
+from zoomq.actions.recover import find_earlier
 from zoomq.idempotency import has_side_effects, run_once, summarize
 
 __all__ = ["action_task_name", "register", "run_action_task"]
@@ -48,11 +49,14 @@ def run_action_task(
     def call() -> dict[str, Any]:
         return run_action(runtime.client(conn), key, data)
 
+    def recover() -> dict[str, Any] | None:
+        return find_earlier(runtime.client(conn), key, data)
+
     if has_side_effects(key, data):
         guard = meta.get("idempotency_key") or task.request.id
         owner = f"{task.request.id}:{task.request.retries}:{uuid.uuid4().hex[:12]}"
         result, replayed = run_once(
-            runtime.store, str(guard), owner, runtime.config.step_lease, key, call
+            runtime.store, str(guard), owner, runtime.config.step_lease, key, call, recover
         )
     else:
         result, replayed = call(), False
