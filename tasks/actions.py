@@ -21,7 +21,7 @@ from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.actions import CATALOG, run_action
 from zoomq.actions.recover import find_earlier
-from zoomq.idempotency import has_side_effects, run_once, summarize
+from zoomq.idempotency import Looked, has_side_effects, run_once, summarize
 
 __all__ = ["action_task_name", "register", "run_action_task"]
 
@@ -49,8 +49,8 @@ def run_action_task(
     def call() -> dict[str, Any]:
         return run_action(runtime.client(conn), key, data)
 
-    def recover() -> dict[str, Any] | None:
-        return find_earlier(runtime.client(conn), key, data)
+    def recover(looked: Looked) -> dict[str, Any] | None:
+        return find_earlier(runtime.client(conn), key, data, looked)
 
     if has_side_effects(key, data):
         guard = meta.get("idempotency_key") or task.request.id

@@ -14,9 +14,11 @@ between sending the request and writing ``done`` leaves no record, though Zoom m
 acted. That window is the whole HTTP call (request, Zoom's work, the reply in flight),
 not only the instant after the reply. The next attempt finds the ``began`` mark and,
 where Zoom offers a way (``zoomq.actions.recover``: registrants, found by email), looks
-for what the earlier attempt made before sending again. Every other write may repeat
-once per interrupted attempt; Zoom documents no idempotency key, and a created meeting
-carries no field a client could set to find it again.
+for what the earlier attempt made before sending again; so does the attempt after a
+reply was lost (``TransportError``), while an error answer from Zoom is taken to have
+changed nothing. Every other write may repeat once per interrupted attempt: Zoom
+documents no idempotency key, and a created meeting carries no field a client could set
+to find it again.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from typing import Any, Literal
 
 import redis
 
-from zoomq.errors import ServerError, TransportError, ZoomError
+from zoomq.errors import TransportError, ZoomError
 
 __all__ = [
     "DoneRecord",
     "IdempotencyStore",
+    "Looked",
     "StepInProgress",
     "changed_nothing",
     "event_key",
@@ -251,7 +254,7 @@ class IdempotencyStore:
         )
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self._k("done", key), record.to_json(), ex=self.ttl)
-        pipe.delete(self._k("lease", key), self._k("began", key))
+        pipe.delete(self._k("lease", key), self._k("began", key), self._k("looked", key))
         pipe.execute()
         return record
 
@@ -266,9 +269,38 @@ class IdempotencyStore:
             args=[owner, "1" if changed_nothing else "0"],
         )
 
+    def looked(self, key: str) -> Looked:
+        """What the resumed attempts of ``key`` have already searched Zoom for."""
+        return Looked(self, key)
+
     def done(self, key: str) -> DoneRecord | None:
         raw = self.redis.get(self._k("done", key))
         return None if raw is None else DoneRecord.from_json(key, raw)
+
+
+@dataclass(frozen=True)
+class Looked:
+    """The places a look-up searched since the step was last sent, kept across retries.
+
+    A look-up that stops halfway (rate-limited on its second listing) resumes where it
+    stopped, so retries make progress instead of repeating the first listing forever.
+    """
+
+    store: IdempotencyStore
+    key: str
+
+    def __contains__(self, place: object) -> bool:
+        return bool(self.store.redis.sismember(self.store._k("looked", self.key), str(place)))
+
+    def add(self, place: str) -> None:
+        name = self.store._k("looked", self.key)
+        pipe = self.store.redis.pipeline(transaction=True)
+        pipe.sadd(name, place)
+        pipe.expire(name, self.store.ttl)
+        pipe.execute()
+
+    def clear(self) -> None:
+        self.store.redis.delete(self.store._k("looked", self.key))
 
 
 def summarize(action: str, result: Any) -> dict[str, Any]:
@@ -284,9 +316,14 @@ def summarize(action: str, result: Any) -> dict[str, Any]:
 
 
 def changed_nothing(exc: BaseException) -> bool:
-    """Whether a failed call certainly left Zoom unchanged: Zoom refused it, or it was
-    never sent. A lost connection, a 5xx or an interruption may have reached Zoom."""
-    if isinstance(exc, TransportError | ServerError):
+    """Whether a failed call is taken to have left Zoom unchanged.
+
+    Any answer from Zoom (a 4xx, a 429, even a 5xx) is taken at its word, as are errors
+    raised before sending; looking Zoom up after every 5xx would add listing load during
+    an outage to spare one repeated POST. A reply that never came (``TransportError``) or
+    an interruption (time limit, shutdown) may have reached Zoom.
+    """
+    if isinstance(exc, TransportError):
         return False
     return isinstance(exc, ZoomError)
 
@@ -298,15 +335,16 @@ def run_once(
     lease: float,
     action: str,
     call: Callable[[], dict[str, Any]],
-    recover: Callable[[], dict[str, Any] | None] | None = None,
+    recover: Callable[[Looked], dict[str, Any] | None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Run ``call`` unless ``key`` is done; returns ``(result, replayed)``.
 
     The done record is written straight after ``call`` returns (Zoom has answered),
     before anything else. Busy elsewhere raises ``StepInProgress``. When an earlier
     attempt began and never finished, ``recover`` (if given) looks in Zoom for what it
-    made; a found result is recorded and returned with ``recovered: True`` instead of
-    calling again. A first attempt never pays for that look-up.
+    made (skipping what ``Looked`` says earlier retries searched); a found result is
+    recorded and returned with ``recovered: True`` instead of calling again. A first
+    attempt never pays for that look-up.
     """
     begun = store.begin(key, owner, lease)
     if begun.state == "done":
@@ -316,15 +354,20 @@ def run_once(
         return {**result, "replayed": True, "summary": record.summary}, True
     if begun.state == "busy":
         raise StepInProgress(key, begun.retry_after)
+    # An earlier attempt's doubt stays until a look-up has cleared it or the call answers.
+    in_doubt = begun.state == "resume"
     try:
-        found = recover() if begun.state == "resume" and recover is not None else None
-        if found is not None:
-            store.finish(key, summarize(action, found), found)
-            return {**found, "recovered": True}, True
+        if in_doubt and recover is not None:
+            looked = store.looked(key)
+            found = recover(looked)
+            if found is not None:
+                store.finish(key, summarize(action, found), found)
+                return {**found, "recovered": True}, True
+            looked.clear()  # the call below may change Zoom: what was searched is stale
+            in_doubt = False
         result = call()
     except BaseException as exc:
-        # After an unfinished attempt the doubt stays until a verdict is recorded.
-        store.release(key, owner, changed_nothing=begun.state == "run" and changed_nothing(exc))
+        store.release(key, owner, changed_nothing=not in_doubt and changed_nothing(exc))
         raise
     store.finish(key, summarize(action, result), result)
     return result, False

@@ -12,10 +12,11 @@ from tasks.actions import run_action_task
 from tasks.runtime import get_runtime
 from worker.app import create_celery
 from zoomq.actions import run_action
+from zoomq.actions.recover import find_earlier
 from zoomq.automations import AutomationContext
 from zoomq.client.http import ZoomClient
-from zoomq.errors import NotFound, TransportError
-from zoomq.idempotency import IdempotencyStore, run_once
+from zoomq.errors import NotFound, RateLimited, ServerError, TransportError
+from zoomq.idempotency import IdempotencyStore, Looked, run_once
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings
 
@@ -64,11 +65,11 @@ def test_the_guard_tells_a_resumed_attempt_from_a_first_one(redis_client: redis.
 def test_only_failures_that_may_have_reached_zoom_leave_the_step_in_doubt(
     redis_client: redis.Redis,
 ) -> None:
-    """A 404 changed nothing: the next attempt is a first one; a lost reply is not."""
+    """Zoom's answers (404, even 500) are taken at their word; a lost reply leaves doubt."""
     store = IdempotencyStore(redis_client)
     looked: list[str] = []
 
-    def recover() -> dict[str, Any] | None:
+    def recover(_: Looked) -> dict[str, Any] | None:
         looked.append("look")
         return None
 
@@ -78,8 +79,13 @@ def test_only_failures_that_may_have_reached_zoom_leave_the_step_in_doubt(
     def lost() -> dict[str, Any]:
         raise TransportError("read timeout")
 
+    def failed() -> dict[str, Any]:
+        raise ServerError("Internal Server Error.", status=500, code=500)
+
     with pytest.raises(NotFound):
         run_once(store, "k", "a", 30, "addMeetingRegistrant", refused, recover)
+    with pytest.raises(ServerError):
+        run_once(store, "k", "a2", 30, "addMeetingRegistrant", failed, recover)
     with pytest.raises(TransportError):
         run_once(store, "k", "b", 30, "addMeetingRegistrant", lost, recover)
     assert looked == []
@@ -179,3 +185,40 @@ def test_the_action_task_recovers_a_pending_webinar_registrant(
     registrants = sandbox.state.store.webinar_registrants[webinar_id].values()
     found = [r for r in registrants if r["email"] == "pending@example.com"]
     assert [r["status"] for r in found] == ["pending"]
+
+
+class Listings:
+    """Zoom's registrant listings, empty; the first ``pending`` listing is rate-limited."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def iter_pages(self, path: str, *, params: dict[str, str], **_: Any) -> Iterator[Any]:
+        self.asked.append(params["status"])
+        if self.asked == ["approved", "pending"]:
+            raise RateLimited("medium budget busy", retry_after=1.0)
+        yield {"registrants": [{"id": "r-1", "email": "other@example.com"}]}
+
+
+def test_a_lookup_stopped_halfway_resumes_where_it_stopped(redis_client: redis.Redis) -> None:
+    """Rate-limited on ``pending``, the retry does not list ``approved`` again, then adds."""
+    store = IdempotencyStore(redis_client)
+    zoom: Any = Listings()
+    data = {"meetingId": 1, "email": "late@example.com", "firstName": "L"}
+    sent: list[int] = []
+
+    def call() -> dict[str, Any]:
+        sent.append(1)
+        return {"data": {"registrant_id": "r-2"}}
+
+    def recover(looked: Looked) -> dict[str, Any] | None:
+        return find_earlier(zoom, "addMeetingRegistrant", data, looked)
+
+    interrupted(store, "k")
+    with pytest.raises(RateLimited):
+        run_once(store, "k", "b", 30, "addMeetingRegistrant", call, recover)
+    assert sent == []
+    result, replayed = run_once(store, "k", "c", 30, "addMeetingRegistrant", call, recover)
+    assert zoom.asked == ["approved", "pending", "pending"]
+    assert (result, replayed, sent) == ({"data": {"registrant_id": "r-2"}}, False, [1])
+    assert not redis_client.exists("zoomq:idem:looked:k")

@@ -17,7 +17,7 @@ Zoom does on a repeated registration, which it does not document.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zoomq.actions.base import build_request
 from zoomq.actions.catalog import CATALOG
@@ -26,7 +26,16 @@ from zoomq.actions.run import parse_input
 if TYPE_CHECKING:
     from zoomq.client.http import ZoomClient
 
-__all__ = ["LOOKUPS", "STATUSES", "find_earlier"]
+__all__ = ["LOOKUPS", "STATUSES", "Searched", "find_earlier"]
+
+
+class Searched(Protocol):
+    """Where earlier retries already searched in vain (``idempotency.Looked``, or a set)."""
+
+    def __contains__(self, place: object, /) -> bool: ...
+
+    def add(self, place: str, /) -> None: ...
+
 
 #: Write action → (its list action, the input field naming the meeting or webinar).
 LOOKUPS: dict[str, tuple[str, str]] = {
@@ -38,13 +47,20 @@ LOOKUPS: dict[str, tuple[str, str]] = {
 STATUSES = ("approved", "pending")
 
 
-def find_earlier(client: ZoomClient, key: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+def find_earlier(
+    client: ZoomClient,
+    key: str,
+    data: Mapping[str, Any],
+    looked: Searched | None = None,
+) -> dict[str, Any] | None:
     """The result an earlier attempt of action ``key`` produced, or None if none is found.
 
     For registrants: the one with the input's email, shaped like Zoom's 201 reply (``id``,
     ``registrant_id``, ``join_url``, ``participant_pin_code`` when listed; the list has
-    no ``topic``, ``start_time`` or ``occurrences``). Stops at the first match.
+    no ``topic``, ``start_time`` or ``occurrences``). Stops at the first match. Statuses
+    in ``looked`` are skipped, and each one searched in vain is added to it.
     """
+    searched: Searched = set() if looked is None else looked
     lookup = LOOKUPS.get(key)
     if lookup is None:
         return None
@@ -55,6 +71,8 @@ def find_earlier(client: ZoomClient, key: str, data: Mapping[str, Any]) -> dict[
     lister = CATALOG[list_key]
     assert lister.items_key is not None
     for status in STATUSES:
+        if status in searched:
+            continue
         parts = build_request(parse_input(lister, {id_field: event_id, "status": status}))
         pages = client.iter_pages(
             lister.path.format(**parts.path_params),
@@ -66,6 +84,7 @@ def find_earlier(client: ZoomClient, key: str, data: Mapping[str, Any]) -> dict[
             for registrant in page.get(lister.items_key) or []:
                 if isinstance(registrant, dict) and _email(registrant) == email:
                     return {"data": _as_added(event_id, registrant)}
+        searched.add(status)
     return None
 
 

@@ -16,7 +16,7 @@ import structlog
 
 from zoomq.actions import run_action
 from zoomq.actions.recover import find_earlier
-from zoomq.idempotency import IdempotencyStore, has_side_effects, run_once, step_key
+from zoomq.idempotency import IdempotencyStore, Looked, has_side_effects, run_once, step_key
 
 if TYPE_CHECKING:
     from zoomq.client.http import ZoomClient
@@ -72,8 +72,8 @@ class AutomationContext:
         def call() -> dict[str, Any]:
             return run_action(self.clients(conn), key, data)
 
-        def recover() -> dict[str, Any] | None:
-            return find_earlier(self.clients(conn), key, data)
+        def recover(looked: Looked) -> dict[str, Any] | None:
+            return find_earlier(self.clients(conn), key, data, looked)
 
         if self.store is None or not has_side_effects(key, data):
             result, replayed = call(), False
