@@ -3,6 +3,10 @@
 Signature: ``(input: dict, connection: str | None = None, meta: dict | None = None)``.
 Actions with a side effect run under the step guard keyed by ``meta.idempotency_key``
 (else the task id), so a redelivered message does not repeat them.
+
+The return value is ``{"status": "done", "action", "replayed", "zoom": {...}}``: a few
+identifying fields of Zoom's reply sit under ``zoom``, so Zoom's own ``status`` (a
+registrant's "approved", a meeting's "waiting") never overwrites the task's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from celery import Celery
 from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.actions import CATALOG, run_action
-from zoomq.idempotency import has_side_effects, run_once, summarize
+from zoomq.actions.recover import find_earlier
+from zoomq.idempotency import Looked, has_side_effects, run_once, summarize
 
 __all__ = ["action_task_name", "register", "run_action_task"]
 
@@ -44,18 +49,22 @@ def run_action_task(
     def call() -> dict[str, Any]:
         return run_action(runtime.client(conn), key, data)
 
+    def recover(looked: Looked) -> dict[str, Any] | None:
+        return find_earlier(runtime.client(conn), key, data, looked)
+
     if has_side_effects(key, data):
         guard = meta.get("idempotency_key") or task.request.id
         owner = f"{task.request.id}:{task.request.retries}:{uuid.uuid4().hex[:12]}"
         result, replayed = run_once(
-            runtime.store, str(guard), owner, runtime.config.step_lease, key, call
+            runtime.store, str(guard), owner, runtime.config.step_lease, key, call, recover
         )
     else:
         result, replayed = call(), False
     summary = summarize(key, result)
     log.info("action.skipped" if replayed else "action.done", **summary)
     # The data stays out of the return value: Celery logs it, and it may hold secrets.
-    return {"status": "done", "replayed": replayed, **summary}
+    zoom = {name: value for name, value in summary.items() if name != "action"}
+    return {"status": "done", "action": key, "replayed": replayed, "zoom": zoom}
 
 
 def _make(app: Celery, key: str) -> ZoomqTask:

@@ -5,11 +5,20 @@ The key is the Celery task id and the name of a Redis guard (STYLE.md §10):
 - ``dispatch`` guard, ``SET NX`` when an event hands a run to an automation, so a
   redelivered event does not enqueue it twice;
 - ``step`` guard around each call with a side effect: a lease (``SET NX PX``) while it
-  runs, then a ``done`` record written the moment Zoom has answered, so a redelivered
-  task whose call already happened returns the recorded result instead of calling again.
+  runs, a ``began`` mark that outlives the lease, then a ``done`` record written the
+  moment Zoom has answered, so a redelivered task whose call already happened returns
+  the recorded result instead of calling again.
 
-Between Zoom's reply and the ``done`` record nothing else runs; a crash exactly there is
-the one window in which a side effect can repeat.
+What the guard cannot close: a worker killed (``kill -9``, OOM, lost node) at any point
+between sending the request and writing ``done`` leaves no record, though Zoom may have
+acted. That window is the whole HTTP call (request, Zoom's work, the reply in flight),
+not only the instant after the reply. The next attempt finds the ``began`` mark and,
+where Zoom offers a way (``zoomq.actions.recover``: registrants, found by email), looks
+for what the earlier attempt made before sending again; so does the attempt after a
+reply was lost (``TransportError``), while an error answer from Zoom is taken to have
+changed nothing. Every other write may repeat once per interrupted attempt: Zoom
+documents no idempotency key, and a created meeting carries no field a client could set
+to find it again.
 """
 
 from __future__ import annotations
@@ -23,12 +32,14 @@ from typing import Any, Literal
 
 import redis
 
-from zoomq.errors import ZoomError
+from zoomq.errors import TransportError, ZoomError
 
 __all__ = [
     "DoneRecord",
     "IdempotencyStore",
+    "Looked",
     "StepInProgress",
+    "changed_nothing",
     "event_key",
     "has_side_effects",
     "run_key",
@@ -42,19 +53,29 @@ PREFIX = "zoomq:idem"
 MAX_RESULT_BYTES = 16_384
 
 # Done wins; else take the lease (or renew our own); else report how long it is held.
+# Taking a free lease while an earlier attempt's ``began`` mark is still there means that
+# attempt stopped without a verdict (killed, or failed in a way that may have reached Zoom).
 _BEGIN = """
 local done = redis.call('GET', KEYS[1])
 if done then return {'done', done} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'run', ''} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local earlier = redis.call('GET', KEYS[3])
+  redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[3])
+  if earlier then return {'resume', earlier} end
+  return {'run', ''}
+end
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   return {'run', ''}
 end
 return {'busy', tostring(redis.call('PTTL', KEYS[2]))}
 """
+# ARGV[2] == '1': the attempt surely changed nothing in Zoom, so forget that it began.
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[2] == '1' and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
 """
 # A claim left "pending" by a dispatcher that died before sending is taken over.
 _CLAIM = """
@@ -154,11 +175,17 @@ class DoneRecord:
 
 @dataclass(frozen=True)
 class Begin:
-    """What ``IdempotencyStore.begin`` found: run it, it is done, or it is busy elsewhere."""
+    """What ``IdempotencyStore.begin`` found.
 
-    state: Literal["run", "done", "busy"]
+    ``run``: first attempt; ``resume``: run it, but an earlier attempt began and never
+    finished (``earlier`` is its owner), so Zoom may already have acted; ``done``: the
+    record; ``busy``: another attempt holds the lease.
+    """
+
+    state: Literal["run", "resume", "done", "busy"]
     record: DoneRecord | None = None
     retry_after: float = 0.0
+    earlier: str | None = None
 
 
 class IdempotencyStore:
@@ -200,8 +227,8 @@ class IdempotencyStore:
     def begin(self, key: str, owner: str, lease: float) -> Begin:
         """Take the step's lease, or report it done (with its record) or busy."""
         state, value = self._begin(
-            keys=[self._k("done", key), self._k("lease", key)],
-            args=[owner, max(1, int(lease * 1000))],
+            keys=[self._k("done", key), self._k("lease", key), self._k("began", key)],
+            args=[owner, max(1, int(lease * 1000)), self.ttl],
         )
         state = state.decode() if isinstance(state, bytes) else str(state)
         if state == "done":
@@ -209,6 +236,9 @@ class IdempotencyStore:
         if state == "busy":
             pttl = int(value) if value else 0
             return Begin("busy", retry_after=max(pttl, 1000) / 1000)
+        if state == "resume":
+            earlier = value.decode() if isinstance(value, bytes) else str(value)
+            return Begin("resume", earlier=earlier)
         return Begin("run")
 
     def finish(self, key: str, summary: Mapping[str, Any], result: Any = None) -> DoneRecord:
@@ -224,17 +254,53 @@ class IdempotencyStore:
         )
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self._k("done", key), record.to_json(), ex=self.ttl)
-        pipe.delete(self._k("lease", key))
+        pipe.delete(self._k("lease", key), self._k("began", key), self._k("looked", key))
         pipe.execute()
         return record
 
-    def release(self, key: str, owner: str) -> None:
-        """Give the lease back after a failed attempt, if it is still ours."""
-        self._release(keys=[self._k("lease", key)], args=[owner])
+    def release(self, key: str, owner: str, *, changed_nothing: bool = True) -> None:
+        """Give the lease back after a failed attempt, if it is still ours.
+
+        ``changed_nothing=False`` (the call may have reached Zoom) keeps the ``began``
+        mark, so the next attempt resumes and looks before writing again.
+        """
+        self._release(
+            keys=[self._k("lease", key), self._k("began", key)],
+            args=[owner, "1" if changed_nothing else "0"],
+        )
+
+    def looked(self, key: str) -> Looked:
+        """What the resumed attempts of ``key`` have already searched Zoom for."""
+        return Looked(self, key)
 
     def done(self, key: str) -> DoneRecord | None:
         raw = self.redis.get(self._k("done", key))
         return None if raw is None else DoneRecord.from_json(key, raw)
+
+
+@dataclass(frozen=True)
+class Looked:
+    """The places a look-up searched since the step was last sent, kept across retries.
+
+    A look-up that stops halfway (rate-limited on its second listing) resumes where it
+    stopped, so retries make progress instead of repeating the first listing forever.
+    """
+
+    store: IdempotencyStore
+    key: str
+
+    def __contains__(self, place: object) -> bool:
+        return bool(self.store.redis.sismember(self.store._k("looked", self.key), str(place)))
+
+    def add(self, place: str) -> None:
+        name = self.store._k("looked", self.key)
+        pipe = self.store.redis.pipeline(transaction=True)
+        pipe.sadd(name, place)
+        pipe.expire(name, self.store.ttl)
+        pipe.execute()
+
+    def clear(self) -> None:
+        self.store.redis.delete(self.store._k("looked", self.key))
 
 
 def summarize(action: str, result: Any) -> dict[str, Any]:
@@ -249,6 +315,19 @@ def summarize(action: str, result: Any) -> dict[str, Any]:
     return summary
 
 
+def changed_nothing(exc: BaseException) -> bool:
+    """Whether a failed call is taken to have left Zoom unchanged.
+
+    Any answer from Zoom (a 4xx, a 429, even a 5xx) is taken at its word, as are errors
+    raised before sending; looking Zoom up after every 5xx would add listing load during
+    an outage to spare one repeated POST. A reply that never came (``TransportError``) or
+    an interruption (time limit, shutdown) may have reached Zoom.
+    """
+    if isinstance(exc, TransportError):
+        return False
+    return isinstance(exc, ZoomError)
+
+
 def run_once(
     store: IdempotencyStore,
     key: str,
@@ -256,11 +335,16 @@ def run_once(
     lease: float,
     action: str,
     call: Callable[[], dict[str, Any]],
+    recover: Callable[[Looked], dict[str, Any] | None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Run ``call`` unless ``key`` is done; returns ``(result, replayed)``.
 
     The done record is written straight after ``call`` returns (Zoom has answered),
-    before anything else. Busy elsewhere raises ``StepInProgress``.
+    before anything else. Busy elsewhere raises ``StepInProgress``. When an earlier
+    attempt began and never finished, ``recover`` (if given) looks in Zoom for what it
+    made (skipping what ``Looked`` says earlier retries searched); a found result is
+    recorded and returned with ``recovered: True`` instead of calling again. A first
+    attempt never pays for that look-up.
     """
     begun = store.begin(key, owner, lease)
     if begun.state == "done":
@@ -270,10 +354,20 @@ def run_once(
         return {**result, "replayed": True, "summary": record.summary}, True
     if begun.state == "busy":
         raise StepInProgress(key, begun.retry_after)
+    # An earlier attempt's doubt stays until a look-up has cleared it or the call answers.
+    in_doubt = begun.state == "resume"
     try:
+        if in_doubt and recover is not None:
+            looked = store.looked(key)
+            found = recover(looked)
+            if found is not None:
+                store.finish(key, summarize(action, found), found)
+                return {**found, "recovered": True}, True
+            looked.clear()  # the call below may change Zoom: what was searched is stale
+            in_doubt = False
         result = call()
-    except BaseException:
-        store.release(key, owner)
+    except BaseException as exc:
+        store.release(key, owner, changed_nothing=not in_doubt and changed_nothing(exc))
         raise
     store.finish(key, summarize(action, result), result)
     return result, False

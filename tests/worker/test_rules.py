@@ -192,3 +192,49 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     """A missing rules file is named in the error."""
     with pytest.raises(RulesError, match=r"rules file .*missing\.toml: cannot read"):
         load_rules(tmp_path / "missing.toml")
+
+
+RAW = """
+[[rule]]
+name = "raw-register"
+event = "meeting.created"
+action = "rawRequest"
+[rule.input]
+method = "POST"
+url = "{url}"
+{extra}
+"""
+
+
+def test_raw_request_takes_a_body_table_rendered_and_validated() -> None:
+    """rawRequest's ``body`` (its ``data`` field's other name) is accepted and templated."""
+    (rule,) = parse_rules(
+        RAW.format(
+            url="/meetings/{{ payload.object.id }}/registrants",
+            extra='[rule.input.body]\nemail = "{{ payload.object.registrant.email }}"\n'
+            'first_name = "Ada"',
+        )
+    )
+    rendered = rule.render_input(event(), {})
+    assert rendered["body"] == {"email": "ada@example.com", "first_name": "Ada"}
+    assert rendered["url"] == "/meetings/42/registrants"
+    (static,) = parse_rules(RAW.format(url="/users", extra='body = { action = "create" }'))
+    assert static.input["body"] == {"action": "create"}
+
+
+def test_raw_request_body_is_checked_and_unknown_fields_still_refused() -> None:
+    """A static body the model refuses, and a misspelt field, are errors naming the field."""
+    with pytest.raises(RulesError, match=r"rule 'raw-register' \(#1\): input\.body: .*not valid"):
+        parse_rules(RAW.format(url="/users", extra='body = "{not json"'))
+    with pytest.raises(RulesError, match=r"input\.bodie: rawRequest has no such field"):
+        parse_rules(RAW.format(url="/users", extra="bodie = 1"))
+
+
+def test_the_reference_spelling_of_a_field_is_accepted() -> None:
+    """Every name the input model accepts (here ``ocurrenceIds``) is accepted by the checker."""
+    (rule,) = parse_rules(
+        '[[rule]]\nname = "x"\nevent = "a.b"\naction = "addMeetingRegistrant"\n'
+        'input = { meetingId = 1, email = "a@example.com", firstName = "A", '
+        'ocurrenceIds = "1648194360000" }\n'
+    )
+    assert rule.input["ocurrenceIds"] == "1648194360000"

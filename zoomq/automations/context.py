@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from zoomq.actions import run_action
-from zoomq.idempotency import IdempotencyStore, has_side_effects, run_once, step_key
+from zoomq.actions.recover import find_earlier
+from zoomq.idempotency import IdempotencyStore, Looked, has_side_effects, run_once, step_key
 
 if TYPE_CHECKING:
     from zoomq.client.http import ZoomClient
@@ -71,10 +72,15 @@ class AutomationContext:
         def call() -> dict[str, Any]:
             return run_action(self.clients(conn), key, data)
 
+        def recover(looked: Looked) -> dict[str, Any] | None:
+            return find_earlier(self.clients(conn), key, data, looked)
+
         if self.store is None or not has_side_effects(key, data):
             result, replayed = call(), False
         else:
-            result, replayed = run_once(self.store, skey, self.owner, self.lease, key, call)
+            result, replayed = run_once(
+                self.store, skey, self.owner, self.lease, key, call, recover
+            )
         self.steps.append(StepResult(index, key, skey, replayed))
         structlog.get_logger("zoomq.automations").info(
             "automation.step_skipped" if replayed else "automation.step_done",

@@ -29,6 +29,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import AliasChoices, AliasPath, BaseModel
+
 from zoomq.actions import CATALOG, parse_input
 from zoomq.automations.registry import Automation, template_context
 from zoomq.automations.template import TemplateError, compile_value, lookup, render_value
@@ -217,12 +219,7 @@ def _parse_rule(
 
 def _check_input(action_key: str, raw: dict[str, Any], compiled: Any, bad: Any) -> None:
     """Unknown fields are errors even when templated; a fully static input is validated."""
-    model = CATALOG[action_key].input
-    known: set[str] = set()
-    for fname, info in model.model_fields.items():
-        known.add(fname)
-        if info.alias:
-            known.add(info.alias)
+    known = _input_names(CATALOG[action_key].input)
     for key in raw:
         if key not in known:
             raise bad(f"input.{key}", f"{action_key} has no such field")
@@ -232,6 +229,24 @@ def _check_input(action_key: str, raw: dict[str, Any], compiled: Any, bad: Any) 
         except InvalidInput as exc:
             first = exc.errors[0] if exc.errors else {"field": "input", "message": str(exc)}
             raise bad(f"input.{first['field']}", first["message"]) from None
+
+
+def _input_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every key the model accepts: field names, aliases and each validation alias
+    (rawRequest's ``data`` is also ``body``; some fields keep the reference's spelling)."""
+    names: set[str] = set()
+    for fname, info in model.model_fields.items():
+        names.add(fname)  # populate_by_name
+        alias = info.validation_alias
+        if alias is None:
+            names.update([info.alias] if info.alias else [])
+            continue
+        for choice in alias.choices if isinstance(alias, AliasChoices) else [alias]:
+            if isinstance(choice, str):
+                names.add(choice)
+            elif isinstance(choice, AliasPath) and isinstance(choice.path[0], str):
+                names.add(choice.path[0])
+    return frozenset(names)
 
 
 def _is_static(compiled: Any) -> bool:
