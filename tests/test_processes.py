@@ -76,8 +76,8 @@ def test_stop_groups_reaches_a_grandchild() -> None:
     """Stopping a child stops the processes it started, which share its process group."""
     child = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, sys, time; "
-         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-         "print(p.pid, flush=True); time.sleep(60)"],
+         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+         "print(p.pid, flush=True); time.sleep(600)"],
         stdout=subprocess.PIPE, **spawn_kwargs(),
     )  # fmt: skip
     assert child.stdout is not None

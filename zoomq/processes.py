@@ -74,8 +74,8 @@ def exit_status(proc: subprocess.Popen[Any]) -> int | None:
 
     A zombie keeps its pid, so its process group can still be signalled as ours.
     """
-    if proc.returncode is not None:
-        return proc.returncode
+    if proc.returncode is not None or not hasattr(os, "waitid"):  # macOS before 3.13
+        return proc.poll()
     try:
         info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:  # reaped elsewhere
