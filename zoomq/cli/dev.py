@@ -86,7 +86,7 @@ class _Children:
         for name, proc in self.running:
             code = exit_status(proc)
             if code is not None:
-                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+                how = f"signal {_signal_name(-code)}" if code < 0 else f"code {code}"
                 raise _ChildExited(f"{name} (pid {proc.pid}) exited with {how}")
 
     def sleep(self, seconds: float) -> None:
@@ -97,6 +97,13 @@ class _Children:
     def stop(self, keep: subprocess.Popen[bytes] | None = None) -> None:
         """Stop every child's process group but ``keep`` (Redis: the others need it to stop)."""
         stop_groups([p for _, p in reversed(self.running) if p is not keep], GRACE)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:  # a real-time signal has no name
+        return str(signum)
 
 
 def _check_free(port: int, option: str) -> None:
