@@ -16,6 +16,7 @@ from types import TracebackType
 import redis
 
 from zoomq.errors import ConfigurationError
+from zoomq.processes import spawn_kwargs, stop_groups
 
 __all__ = ["RedisServer", "find_redis_server", "free_port"]
 
@@ -46,7 +47,11 @@ def find_redis_server() -> str:
 
 
 class RedisServer:
-    """Start ``redis-server`` on a free loopback port; stop it on exit."""
+    """Start ``redis-server`` on a free loopback port; stop it on exit.
+
+    ``die_with_parent`` puts it in its own process group that the kernel stops when this
+    process dies, even by SIGKILL (for ``zoomq dev``; call ``start`` from the main thread).
+    """
 
     def __init__(
         self,
@@ -55,12 +60,14 @@ class RedisServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         persist: bool = False,
+        die_with_parent: bool = False,
     ) -> None:
         # Absolute: redis-server changes into --dir before it opens a relative --logfile.
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port or free_port(host)
         self.persist = persist
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -80,7 +87,10 @@ class RedisServer:
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **(spawn_kwargs() if self.die_with_parent else {}),
         )
         client = redis.Redis(host=self.host, port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
@@ -97,12 +107,26 @@ class RedisServer:
                         ) from None
                     time.sleep(0.02)
                 else:
+                    self._check_identity(client)
                     return self
         finally:
             client.close()
 
+    def _check_identity(self, client: redis.Redis) -> None:
+        """The server that answered is ours, not another program's on the same port."""
+        assert self.process is not None
+        answered = client.info("server").get("process_id")
+        if answered != self.process.pid:
+            self.stop()
+            raise ConfigurationError(
+                f"port {self.port} is held by another redis-server (pid {answered}); "
+                f"see {self.data_dir / 'redis.log'}"
+            )
+
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None and self.die_with_parent:
+            stop_groups([self.process], grace=5)
+        elif self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)
