@@ -173,6 +173,10 @@ def test_depth_has_no_cut_off_that_passes_values_through() -> None:
         (f'{{"passcode": {SECRET}}}', "passcode"),
         (f"retrying with password={SECRET} now", "now"),
         (f"sent with Bearer {SECRET}", "sent with Bearer "),
+        # A harmless key's value holding a repr with a secret in it (Celery's argsrepr).
+        (f"""{{'argsrepr': "[{{'event': 'x', 'download_token': '{SECRET}'}}]"}}""", "'event'"),
+        (f"x: password={SECRET}", "x: password="),
+        (f"https://h/cb?next=https://h/p?token={SECRET}", "next=https://h/p"),
     ],
 )
 def test_secrets_inside_text_are_scrubbed(text: str, kept: str) -> None:

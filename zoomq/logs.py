@@ -72,17 +72,17 @@ _WHOLE_LINE = frozenset({"cookie", "setcookie", "authorization", "proxyauthoriza
 _MAX_DEPTH = 32
 _NAME = r"[A-Za-z][A-Za-z0-9_.-]*"
 _LITERAL = re.compile(r"(?i)(?:true|false|null|none)$")
+# Keys are found first and only a secret key's value is read, so a harmless key never
+# swallows text that holds a secret (a repr inside a repr: 'argsrepr': "[{'token': ...").
 # ?pwd=... &zak=... #access_token=... in a URL (download URLs, join and start URLs).
-_QUERY = re.compile(rf"([?&#])({_NAME})=([^&#\s\"'<>]*)")
+_QUERY_KEY = re.compile(rf"[?&#]({_NAME})=")
+_QUERY_VALUE = re.compile(r"[^&#?\s\"'<>]+")
 # 'download_token': 'abc' / "passcode": 123 inside a repr or JSON text.
-_QUOTED_PAIR = re.compile(
-    rf"""(['"])({_NAME})\1(\s*[:=]\s*)(?:(['"])((?:\\.|(?!\4).)*)\4|([^\s,}}\]\)'"]+))"""
-)
+_QUOTED_KEY = re.compile(rf"""(['"])({_NAME})\1\s*[:=]\s*""")
+_QUOTED_VALUE = re.compile(r"""(['"])(?:\\.|(?!\1).)+\1|[^\s,}\])'"]+""")
 # password=abc, Authorization: Bearer abc, X-Api-Key: abc outside quotes.
-_BARE_PAIR = re.compile(
-    rf"(?<![\w'\".-])({_NAME})(\s*[:=]\s*)((?:(?:bearer|basic|digest|token)\s+)?[^\s&,;'\"]+)",
-    re.I,
-)
+_BARE_KEY = re.compile(rf"(?<![\w'\".-])({_NAME})\s*[:=]\s*")
+_BARE_VALUE = re.compile(r"(?:(?:bearer|basic|digest|token)\s+)?[^\s&,;'\"]+", re.I)
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -100,40 +100,40 @@ def is_secret_key(name: str) -> bool:
     return any(word in flat for word in _SECRET_WORDS)
 
 
-def _query_value(match: re.Match[str]) -> str:
-    sep, name, value = match.groups()
-    if value and (is_secret_key(name) or name.lower() in _URL_ONLY):
-        return f"{sep}{name}={REDACTED}"
-    return match.group(0)
+def _redact_values(
+    text: str, key: re.Pattern[str], value: re.Pattern[str], secret: Callable[[str], bool]
+) -> str:
+    """Replace the value after every key whose name (its last group) ``secret`` accepts."""
+    out: list[str] = []
+    pos = 0
+    for found in key.finditer(text):
+        if found.start() < pos or not secret(found.group(found.lastindex or 0)):
+            continue
+        val = value.match(text, found.end())
+        if val is None:
+            continue
+        raw = val.group(0)
+        quote = raw[0] if raw[0] in "'\"" and len(raw) > 1 and raw[-1] == raw[0] else ""
+        if raw == REDACTED or raw == quote * 2 or (not quote and _LITERAL.match(raw)):
+            continue
+        out += [text[pos : val.start()], f"{quote}{REDACTED}{quote}"]
+        pos = val.end()
+    return "".join([*out, text[pos:]])
 
 
-def _quoted_value(match: re.Match[str]) -> str:
-    quote, name, sep, vquote, quoted, bare = match.groups()
-    if not is_secret_key(name):
-        return match.group(0)
-    if vquote is not None:
-        return f"{quote}{name}{quote}{sep}{vquote}{REDACTED}{vquote}" if quoted else match.group(0)
-    if _LITERAL.match(bare):
-        return match.group(0)
-    return f"{quote}{name}{quote}{sep}{REDACTED}"
-
-
-def _bare_value(match: re.Match[str]) -> str:
-    name, sep, value = match.groups()
-    if not is_secret_key(name) or value == REDACTED or _LITERAL.match(value):
-        return match.group(0)
-    return f"{name}{sep}{REDACTED}"
+def _in_url(name: str) -> bool:
+    return name.lower() in _URL_ONLY or is_secret_key(name)
 
 
 def scrub_text(text: str) -> str:
     """The text with secrets inside it replaced: URL parameters, pairs, bearer values."""
     if "=" not in text and ":" not in text and "earer" not in text:
         return text  # the common case: nothing that could carry a pair or a credential
-    text = _QUERY.sub(_query_value, text)
-    text = _QUOTED_PAIR.sub(_quoted_value, text)
+    text = _redact_values(text, _QUERY_KEY, _QUERY_VALUE, _in_url)
+    text = _redact_values(text, _QUOTED_KEY, _QUOTED_VALUE, is_secret_key)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     text = _header_lines(text)
-    return _BARE_PAIR.sub(_bare_value, text)
+    return _redact_values(text, _BARE_KEY, _BARE_VALUE, is_secret_key)
 
 
 def _header_lines(text: str) -> str:
