@@ -64,8 +64,14 @@ def create_app(
 
 
 def create_app_from_environment() -> ReceiverApp:
-    """uvicorn factory for ``--workers N``: each worker process reads ``Settings`` itself."""
+    """uvicorn factory for ``--workers N``: each worker process reads ``Settings`` itself.
+
+    It is that process's entry point, so it configures logging (stderr, redacted) too.
+    """
+    from zoomq.logs import configure_logging
+
     settings = Settings()
+    configure_logging(settings.zoomq_log_format, settings.zoomq_log_level)
     return create_app(settings, server_config(settings))
 
 

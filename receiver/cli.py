@@ -42,5 +42,8 @@ def receiver_command(settings: Settings, host: str, port: int, workers: int) -> 
         # every request instead, and the receiver logs its failures itself.
         access_log=False,
         log_level=settings.zoomq_log_level.lower(),
+        # No logging config of uvicorn's own: its records reach the root handler (stderr,
+        # redacted) that configure_logging installed, here and in each worker's factory.
+        log_config=None,
         server_header=False,
     )

@@ -18,7 +18,7 @@ import redis
 from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.dlq import DeadLetter, DeadLetterStore
 from zoomq.errors import ConfigurationError
-from zoomq.logs import redact
+from zoomq.logs import redact_value
 from zoomq.parking import TaskMessage
 from zoomq.settings import Settings
 
@@ -166,7 +166,7 @@ def dlq_list(settings: Settings, limit: int, as_json: bool, raw: bool) -> None:
         total = store.count()
     if as_json:
         for entry in entries:
-            data = entry.to_dict() if raw else dict(redact(None, "", entry.to_dict()))
+            data = entry.to_dict() if raw else redact_value(entry.to_dict())
             click.echo(json.dumps(data, default=str))
         return
     if not entries:
@@ -193,7 +193,7 @@ def dlq_show(settings: Settings, entry_id: str, raw: bool) -> None:
     if entry is None:
         fail(f"no dead letter {entry_id!r}")
         return
-    data = entry.to_dict() if raw else dict(redact(None, "", entry.to_dict()))
+    data = entry.to_dict() if raw else redact_value(entry.to_dict())
     click.echo(json.dumps(data, indent=2, default=str))
 
 

@@ -25,6 +25,8 @@ _PLACEHOLDERS = frozenset(
     {"changeme", "change-me", "secret", "xxx", "your_client_secret", "your-client-secret", "todo"}
 )
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class Plan(StrEnum):
     """Zoom plan, which fixes the account's rate-limit budgets (ZOOM_API.md §3)."""
@@ -114,6 +116,7 @@ class Settings(BaseSettings):
     #: JSON file with a list of connections (see ``Connection``).
     zoomq_connections_file: Path | None = None
     zoomq_log_format: Literal["auto", "json", "console"] = "auto"
+    #: Level of every process's logs (on stderr): DEBUG, INFO, WARNING, ERROR or CRITICAL.
     zoomq_log_level: str = "INFO"
 
     #: HTTP client: timeouts (s), pool size, and the longest wait it sleeps before
@@ -157,6 +160,15 @@ class Settings(BaseSettings):
     zoomq_step_lease: float | None = None
     zoomq_idempotency_ttl: int | None = None
     zoomq_scheduler_interval: float | None = None
+
+    @field_validator("zoomq_log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.strip().upper()
+        level = "WARNING" if level == "WARN" else level
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}, not {v!r}")
+        return level
 
     @field_validator("zoom_client_secret", "zoom_webhook_secret_token")
     @classmethod

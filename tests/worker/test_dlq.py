@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
+from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 
+from zoomq.cli_worker import dlq_group
 from zoomq.dlq import DeadLetterStore
 from zoomq.errors import NotFound
 from zoomq.parking import TaskMessage
+from zoomq.settings import Settings
 
 
 def message(n: int, attempts: int = 3) -> TaskMessage:
@@ -109,3 +114,50 @@ def test_a_failed_send_keeps_the_entry(redis_client: redis.Redis) -> None:
     with pytest.raises(ConnectionError):
         store.replay("task-1", broken)
     assert store.get("task-1") is not None
+
+
+def test_dlq_views_redact_zoom_secrets_at_any_depth(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    """``dlq show`` and ``dlq list --json`` redact a passcode 12 levels deep and ?zak= URLs."""
+    secret = "s3cr3t-" + "9" * 8
+    deep: dict[str, Any] = {"passcode": secret, "topic": "Weekly"}
+    for n in range(12):
+        deep = {f"level{n}": [deep] if n % 2 else deep}
+    store = DeadLetterStore(redis_client)
+    store.add(
+        TaskMessage(
+            name="zoomq.events.handle",
+            args=[
+                {
+                    "event": "meeting.created",
+                    "payload": deep,
+                    "start_url": f"https://us02web.zoom.us/s/85?zak={secret}",
+                    "join_url": f"https://us02web.zoom.us/j/85?pwd={secret}",
+                    "password_required": True,
+                }
+            ],
+            kwargs={"headers": {"Authorization": f"Bearer {secret}", "X-Api-Key": secret}},
+            task_id="task-deep",
+        ),
+        {"type": "ServerError", "message": f"GET https://h/p?download_token={secret}"},
+    )
+    settings = Settings(_env_file=None, redis_url=redis_url)
+    runner = CliRunner()
+    shown = runner.invoke(dlq_group, ["show", "task-deep"], obj=settings)
+    listed = runner.invoke(dlq_group, ["list", "--json"], obj=settings)
+    for result in (shown, listed):
+        assert result.exit_code == 0, result.output
+        assert secret not in result.output
+        data = json.loads(result.output)
+        args = data["args"][0]
+        assert args["start_url"] == "https://us02web.zoom.us/s/85?zak=[redacted]"
+        assert args["join_url"] == "https://us02web.zoom.us/j/85?pwd=[redacted]"
+        assert args["password_required"] is True
+        assert args["event"] == "meeting.created"
+        inner = args["payload"]
+        for n in reversed(range(12)):
+            inner = inner[f"level{n}"][0] if n % 2 else inner[f"level{n}"]
+        assert inner == {"passcode": "[redacted]", "topic": "Weekly"}
+    raw = runner.invoke(dlq_group, ["show", "task-deep", "--raw"], obj=settings)
+    assert secret in raw.output

@@ -6,15 +6,19 @@ import click
 
 from zoomq.cli.actions import action_command
 from zoomq.cli.connections import connections_group
-from zoomq.cli.context import pass_settings
+from zoomq.cli.context import pass_settings, setup_logging
 
 __all__ = ["main", "pass_settings"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zoomq")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """zoomq: Zoom webhooks in, Zoom API actions out, on Redis and Celery."""
+    # Before any command runs: logs on stderr, redacted, at ZOOMQ_LOG_LEVEL; stdout is
+    # the command's result (`zoomq action ... | jq`).
+    setup_logging(ctx)
 
 
 cli.add_command(action_command)

@@ -15,9 +15,20 @@ from pydantic import ValidationError
 
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
+from zoomq.logs import configure_logging
 from zoomq.settings import Settings
 
-__all__ = ["fail", "load_settings", "open_client", "open_redis", "pass_settings", "zoom_errors"]
+__all__ = [
+    "fail",
+    "load_settings",
+    "open_client",
+    "open_redis",
+    "pass_settings",
+    "setup_logging",
+    "zoom_errors",
+]
+
+_LOG_SETTINGS = ("zoomq_log_format", "zoomq_log_level")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +47,31 @@ def load_settings() -> Settings:
         field = ".".join(str(p) for p in first["loc"]).upper()
         fail(f"setting {field}: {first['msg']}", 2)
         raise  # unreachable; for type checkers
+
+
+def setup_logging(ctx: click.Context) -> None:
+    """Configure logging for this invocation (undone when it ends, for in-process runners).
+
+    The settings are built here and kept for ``pass_settings``. A bad log setting exits 2
+    naming it; any other bad setting is left to the command that needs settings, so that
+    commands which need none (``zoomq sandbox``) still run, logging with the defaults.
+    """
+    root = ctx.find_root()
+    settings = root.obj if isinstance(root.obj, Settings) else None
+    if settings is None:
+        try:
+            settings = Settings()
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"])
+                if field in _LOG_SETTINGS:
+                    fail(f"setting {field.upper()}: {error['msg']}", 2)
+        else:
+            root.obj = settings
+    fmt, level = (
+        (settings.zoomq_log_format, settings.zoomq_log_level) if settings else ("auto", "INFO")
+    )
+    ctx.call_on_close(configure_logging(fmt, level, cache=False))
 
 
 def pass_settings(fn: F) -> F:

@@ -18,10 +18,12 @@ __all__ = ["SandboxServer", "serve"]
 
 
 def _uvicorn_config(app: object, **kw: object) -> uvicorn.Config:
-    # No access log and no lifespan: nothing per request beyond the app itself.
+    # No access log and no lifespan: nothing per request beyond the app itself. No logging
+    # config of uvicorn's own: its records go to the root handler the process configured.
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         log_level="warning",
+        log_config=None,
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
