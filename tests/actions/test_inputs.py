@@ -506,3 +506,19 @@ def test_exports_exist() -> None:
     """Everything ``inputs.__all__`` names exists."""
     for name in inputs.__all__:
         assert hasattr(inputs, name), name
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+@pytest.mark.parametrize(
+    ("action", "field"),
+    [("getUser", "userId"), ("getMeeting", "meetingId"), ("getMeetingRecordings", "meetingId")],
+)
+def test_dot_segments_are_refused_as_path_values(action: str, field: str, value: str) -> None:
+    """`/users/..` would resolve to another endpoint at the server: refused, naming the field."""
+    model = CATALOG[action].input
+    assert f"{value!r} is not a valid path value" in messages(model, {field: value})
+
+
+def test_dots_inside_a_path_value_are_kept() -> None:
+    """Only a whole `.` or `..` segment is refused; an id with dots is a plain value."""
+    assert build_request(GetMeeting(meeting_id="a..b")).path_params == {"meetingId": "a..b"}

@@ -35,6 +35,17 @@ class ActionInput(BaseModel):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
+    @model_validator(mode="after")
+    def _no_dot_segments(self) -> ActionInput:
+        """A path value of ``.`` or ``..`` would name another endpoint once a server
+        resolves it (``/users/..`` is ``/``), so it is refused rather than sent."""
+        for name, info in type(self).model_fields.items():
+            if any(isinstance(m, InPath) for m in info.metadata):
+                value = getattr(self, name)
+                if isinstance(value, str) and value in {".", ".."}:
+                    raise ValueError(f"{name}: {value!r} is not a valid path value")
+        return self
+
 
 class ListInput(ActionInput):
     """List actions return every page by default; these bound the walk."""
