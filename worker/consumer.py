@@ -2,11 +2,12 @@
 
 Celery's own consumer logs and acknowledges a message whose body it cannot decode
 (``on_decode_error``), and logs and rejects one whose task it does not know
-(``on_unknown_task``) or whose content it refuses (``on_invalid_task``); on Redis either way
-the message is gone. This one first writes it to the dead-letter store (``zoomq dlq list``):
+(``on_unknown_task``), whose content it refuses (``on_invalid_task``) or that is no task
+message at all (``on_unknown_message``); on Redis either way the message is gone. This one
+first writes it to the dead-letter store (``zoomq dlq list``):
 
-- undecodable or refused: the raw message (body as text, headers, properties, the error),
-  for inspection; such an entry cannot be replayed as a task;
+- undecodable, refused or no task: the raw message (body as text, headers, properties, the
+  error), for inspection; such an entry cannot be replayed as a task;
 - unknown task (typically a receiver or sender newer than this worker): the task itself,
   decoded, so ``zoomq dlq replay`` runs it once a worker that knows it is deployed.
 
@@ -15,6 +16,7 @@ If the store cannot be written, the message goes back on its queue rather than b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -23,6 +25,7 @@ from kombu.message import Message
 from redis import RedisError
 
 from tasks.runtime import get_runtime
+from zoomq.dlq import DeadLetter, DeadLetterStore
 from zoomq.parking import TaskMessage
 
 __all__ = ["DeadLetteringConsumer"]
@@ -62,6 +65,11 @@ class DeadLetteringConsumer(Consumer):
         if self._store_raw(message, exc, "invalid"):
             super().on_invalid_task(body, message, exc)  # logs and rejects
 
+    def on_unknown_message(self, body: Any, message: Message) -> None:
+        error = ValueError("not a Celery task message (no task header)")
+        if self._store_raw(message, error, "unknown_message"):
+            super().on_unknown_message(body, message)  # warns and rejects
+
     def on_unknown_task(self, body: Any, message: Message, exc: Exception) -> None:
         name = str((message.headers or {}).get("task") or "")
         task = _task_message(message, name) if name and "id" in (message.headers or {}) else None
@@ -95,7 +103,9 @@ class DeadLetteringConsumer(Consumer):
             why,
         )
 
-    def _store(self, message: Message, add: Any, why: str) -> bool:
+    def _store(
+        self, message: Message, add: Callable[[DeadLetterStore], DeadLetter], why: str
+    ) -> bool:
         """Write the entry; False (the message requeued) if Redis refused it."""
         try:
             entry = add(get_runtime(self.app).dlq)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -27,10 +28,12 @@ pytestmark = pytest.mark.e2e
 SECRET = "e2e-undecodable-secret-0123456789"
 
 
-def push(e2e: E2E, name: str, arg: Any, task_id: str) -> None:
+def push(e2e: E2E, name: str, arg: Any, task_id: str, content_type: str | None = None) -> None:
     """LPUSH a task message straight onto the events queue, as the receiver writes it."""
     meta = {"connection": "default", "received_at": time.time(), "correlation_id": task_id}
     message = build_task_message(name, [arg], {"meta": meta}, task_id, "events")
+    if content_type is not None:
+        message = message.replace(b'"application/json"', json.dumps(content_type).encode(), 1)
     e2e.redis.lpush("events", message)
 
 
@@ -57,20 +60,29 @@ def assert_still_working(e2e: E2E) -> None:
 
 
 @pytest.mark.parametrize(
-    "arg",
+    ("arg", "content_type", "error"),
     [
-        pytest.param(RawJSON(b"[" * 5000 + b"]" * 5000), id="5000-deep"),
-        pytest.param(RawJSON(b'{"event": "meeting.created", nope}'), id="invalid-json"),
+        pytest.param(RawJSON(b"[" * 5000 + b"]" * 5000), None, "DecodeError", id="5000-deep"),
+        pytest.param(RawJSON(b'{"event": "x", nope}'), None, "DecodeError", id="invalid-json"),
+        # Refused before decoding (never unpickled): Celery would log and reject it.
+        pytest.param(
+            RawJSON(b'{"event": "x"}'),
+            "application/x-python-serialize",
+            "ContentDisallowed",
+            id="pickle",
+        ),
     ],
 )
-def test_an_undecodable_message_is_dead_lettered_raw(e2e: E2E, arg: RawJSON) -> None:
-    """Celery would log and ack it; it is in the dead-letter store, body and headers as they
+def test_an_undecodable_message_is_dead_lettered_raw(
+    e2e: E2E, arg: RawJSON, content_type: str | None, error: str
+) -> None:
+    """Celery would log and drop it; it is in the dead-letter store, body and headers as they
     came, ``zoomq dlq list`` shows it, and the worker goes on running tasks."""
     task_id = f"evt-undecodable-{uuid.uuid4().hex}"
-    push(e2e, "zoomq.events.handle", arg, task_id)
+    push(e2e, "zoomq.events.handle", arg, task_id, content_type)
     entry = dead_letter(e2e, task_id)
     assert entry.error["type"] == UNDECODABLE
-    assert "DecodeError" in entry.error["message"]
+    assert entry.error["message"].startswith(error)
     raw = entry.error["raw"]
     assert bytes(arg)[:100].decode() in raw["body"]
     assert raw["headers"]["task"] == "zoomq.events.handle"

@@ -24,11 +24,15 @@ from zoomq.settings import Settings
 @pytest.fixture
 def memory_message() -> Iterator[tuple[Message, Queue]]:
     """A real kombu message, taken from an in-memory queue (so reject/ack really act)."""
+    yield from _memory_message({"task": "zoomq.events.handle", "id": "evt-abc"})
+
+
+def _memory_message(headers: dict[str, str]) -> Iterator[tuple[Message, Queue]]:
     with Connection("memory://") as connection:
         queue = Queue("events", routing_key="events")(connection.default_channel)
         queue.declare()
+        queue.purge()
         producer = connection.Producer(serializer=None)
-        headers = {"task": "zoomq.events.handle", "id": "evt-abc"}
         producer.publish(
             b"[[[not json",
             routing_key="events",
@@ -108,3 +112,19 @@ def test_a_store_that_fails_requeues_the_message(memory_message: tuple[Message, 
     again = queue.get(no_ack=True)
     assert again is not None
     assert again.body == b"[[[not json"
+
+
+def test_a_message_that_is_no_task_is_dead_lettered(redis_url: str) -> None:
+    """No task header: Celery warns and rejects it; it is kept, under its delivery tag."""
+    for message, queue in _memory_message({}):
+        app = create_celery(Settings(_env_file=None, redis_url=redis_url))
+        consumer = object.__new__(DeadLetteringConsumer)
+        consumer.app = app
+        consumer.connection_errors = ()  # what Celery's handler reads of a started consumer
+        consumer.on_unknown_message(None, message)
+        store = DeadLetterStore(redis.Redis.from_url(redis_url))
+        [entry] = store.entries()
+        assert entry.id == message.delivery_tag
+        assert entry.error["message"].startswith("ValueError: not a Celery task message")
+        assert message.acknowledged  # rejected without requeue: nothing left on the queue
+        assert queue.get() is None
