@@ -15,15 +15,17 @@ from zoomq.settings import Settings
 
 __all__ = ["ReceiverApp", "create_app", "create_app_from_environment", "server_config"]
 
-_DEFAULT_WEBHOOK = "/webhooks/zoom"
+# The default webhook route, with and without a trailing slash (one set lookup).
+_DEFAULT_WEBHOOK = frozenset(("/webhooks/zoom", "/webhooks/zoom/"))
 
 
 class ReceiverApp(Starlette):
     """Starlette, with the default webhook route answered before the middleware stack.
 
-    ``POST /webhooks/zoom`` is the hot path: going straight to its handler skips the router
-    and two middleware layers, about a tenth of the request's CPU (bench_receiver). Every
-    other request, and any other method on that path, goes through Starlette as usual.
+    ``POST /webhooks/zoom`` (or ``/webhooks/zoom/``) is the hot path: going straight to its
+    handler skips the router and two middleware layers, about a tenth of the request's CPU
+    (bench_receiver). Every other request, and any other method on that path, goes through
+    Starlette as usual.
     """
 
     webhook: ASGIApp | None = None
@@ -32,7 +34,7 @@ class ReceiverApp(Starlette):
         if (
             self.webhook is not None
             and scope["type"] == "http"
-            and scope["path"] == _DEFAULT_WEBHOOK
+            and scope["path"] in _DEFAULT_WEBHOOK
             and scope["method"] == "POST"
         ):
             scope["app"] = self

@@ -8,6 +8,7 @@ from typing import Any
 from zoomq.clock import Clock
 from zoomq.settings import DEFAULT_CONNECTION, Connection, Settings
 from zoomq.webhooks import DEFAULT_TOLERANCE, WebhookVerifier
+from zoomq.webhooks.envelope import DEFAULT_MAX_DEPTH
 
 __all__ = ["EVENT_TASK", "ReceiverConfig", "WebhookEndpoint", "build_endpoints"]
 
@@ -18,6 +19,7 @@ EVENT_TASK = "zoomq.events.handle"
 _SETTINGS_FIELDS = {
     "events_queue": "zoomq_events_queue",
     "max_body_bytes": "zoomq_webhook_max_body_bytes",
+    "max_depth": "zoomq_webhook_max_depth",
     "signature_tolerance": "zoomq_webhook_tolerance",
     "enqueue_timeout": "zoomq_enqueue_timeout",
     "dedup_ttl": "zoomq_webhook_dedup_ttl",
@@ -36,6 +38,9 @@ class ReceiverConfig:
     event_task: str = EVENT_TASK
     #: Larger bodies are refused with 413 before they are read whole.
     max_body_bytes: int = 1 << 20
+    #: Bodies nesting objects and arrays deeper than this are refused with 400, before
+    #: dedup: the worker's decoder would fail on them and the event would be lost.
+    max_depth: int = DEFAULT_MAX_DEPTH
     #: Seconds an ``x-zm-request-timestamp`` may be off, either way.
     signature_tolerance: float = DEFAULT_TOLERANCE
     #: Seconds a request waits for Redis to confirm its event before answering 503.
@@ -63,6 +68,7 @@ class ReceiverConfig:
     def __post_init__(self) -> None:
         positive = (
             self.max_body_bytes,
+            self.max_depth,
             self.signature_tolerance,
             self.enqueue_timeout,
             self.dedup_ttl,

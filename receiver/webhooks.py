@@ -1,10 +1,11 @@
-"""``POST /webhooks/zoom[/{connection}]``: verify, parse, enqueue durably, then answer.
+"""``POST /webhooks/zoom[/{connection}][/]``: verify, parse, enqueue durably, then answer.
 
 Status codes, chosen for how Zoom reacts (it retries only >= 500 and timeouts, ZOOM_API.md §2):
 
 - 200: the event is in Redis (or was already: a duplicate), or a url_validation answer;
 - 503: Redis did not confirm in time; Zoom retries later, dedup makes that harmless;
-- 401 bad or stale signature, 400 signed but not a Zoom envelope, 413 too large, 404 unknown
+- 401 bad or stale signature, 400 signed but not a Zoom envelope (or nested deeper than
+  ``max_depth``, which the worker could not decode), 413 too large, 404 unknown
   connection: retrying cannot help, so no 5xx;
 - 403 ``endpoint not configured`` when the connection has no webhook secret: a 5xx would have
   Zoom retry an endpoint that cannot succeed, and 404 would hide a fixable configuration gap.
@@ -114,6 +115,7 @@ class WebhookHandler:
         self._endpoints = runtime.endpoints
         self._metrics = runtime.metrics
         self._limit = runtime.config.max_body_bytes
+        self._max_depth = runtime.config.max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope.get("path_params", {}).get("connection", DEFAULT_CONNECTION)
@@ -153,7 +155,7 @@ class WebhookHandler:
             )
             return _error(401, exc.reason)
         try:
-            event = parse_envelope(body)
+            event = parse_envelope(body, self._max_depth)
         except MalformedWebhook as exc:
             metrics.webhook("malformed")
             _log_failure("webhook_malformed", name, headers, reason=exc.reason)
@@ -220,13 +222,22 @@ def _signing_secret(endpoint: WebhookEndpoint, headers: dict[str, str], body: by
 
 
 def webhook_routes(runtime: ReceiverRuntime) -> list[Route]:
+    """The endpoint's routes, each also with a trailing slash: Zoom does not follow the 307
+    that Starlette would answer for it, so the event would be lost."""
     handler = WebhookHandler(runtime)
     return [
         Route("/webhooks/zoom", handler, methods=["POST"], name="zoom_webhook"),
+        Route("/webhooks/zoom/", handler, methods=["POST"], name="zoom_webhook_slash"),
         Route(
             "/webhooks/zoom/{connection}",
             handler,
             methods=["POST"],
             name="zoom_webhook_connection",
+        ),
+        Route(
+            "/webhooks/zoom/{connection}/",
+            handler,
+            methods=["POST"],
+            name="zoom_webhook_connection_slash",
         ),
     ]

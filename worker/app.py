@@ -108,6 +108,8 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
         task_routes=TASK_ROUTES,
         task_create_missing_queues=True,
         worker_hijack_root_logger=False,
+        # Dead-letters a message Celery would drop: undecodable, refused, or an unknown task.
+        worker_consumer="worker.consumer:DeadLetteringConsumer",
         enable_utc=True,
         timezone="UTC",
     )

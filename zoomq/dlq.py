@@ -21,13 +21,17 @@ import redis
 
 from zoomq.parking import TaskMessage
 
-__all__ = ["DeadLetter", "DeadLetterStore"]
+__all__ = ["UNDECODABLE", "DeadLetter", "DeadLetterStore"]
 
 ENTRIES_KEY = "zoomq:dlq:entries"
 INDEX_KEY = "zoomq:dlq:index"
 
 #: Sends a message again (to Celery); the store stays free of queue code.
 Send = Callable[[TaskMessage], None]
+
+#: ``error["type"]`` of a raw message the worker could not decode: kept for inspection
+#: (``error["raw"]``), never replayed, since there is no task to send.
+UNDECODABLE = "UndecodableMessage"
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,46 @@ class DeadLetterStore:
         pipe.execute()
         return entry
 
+    def add_undecodable(
+        self,
+        *,
+        body: bytes | str | None,
+        content_type: str | None,
+        content_encoding: str | None,
+        headers: Mapping[str, Any] | None,
+        properties: Mapping[str, Any] | None,
+        error: BaseException,
+        queue: str | None = None,
+    ) -> DeadLetter:
+        """Store a message the worker could not decode, as it arrived (body as text).
+
+        Its id is the task id in its headers when it has one, else its delivery tag.
+        """
+        headers = dict(headers or {})
+        properties = dict(properties or {})
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        task_id = headers.get("id") or properties.get("delivery_tag") or f"raw-{self.clock()}"
+        message = TaskMessage(
+            name=str(headers.get("task") or "?"),
+            args=[],
+            kwargs={},
+            task_id=str(task_id),
+            queue=queue,
+        )
+        raw = {
+            "body": text,
+            "content_type": content_type,
+            "content_encoding": content_encoding,
+            "headers": headers,
+            "properties": properties,
+        }
+        detail = f"{type(error).__name__}: {error}"
+        return self.add(
+            message,
+            {"type": UNDECODABLE, "message": detail[:500], "raw": raw},
+            attempts=0,
+        )
+
     def get(self, entry_id: str) -> DeadLetter | None:
         raw = self.redis.hget(self.entries_key, entry_id)
         return None if raw is None else DeadLetter.from_dict(json.loads(raw))
@@ -174,6 +218,9 @@ class DeadLetterStore:
     def replay(self, entry_id: str, send: Send) -> DeadLetter | None:
         """Send the entry again with a fresh retry budget, then remove it.
 
+        An undecodable message (``UNDECODABLE``) is not sent and stays: None, as for an
+        unknown id.
+
         Sent before removed: a crash in between leaves the entry here, and sending it
         twice is harmless because the task id is its idempotency key. Only the entry that
         was sent is removed: if the replayed task has already died again, its new entry stays.
@@ -182,6 +229,8 @@ class DeadLetterStore:
         if raw is None:
             return None
         entry = DeadLetter.from_dict(json.loads(raw))
+        if entry.error.get("type") == UNDECODABLE:  # no task to send: it stays for inspection
+            return None
         send(entry.message.with_attempts(0))
         self._remove_if_same(keys=[self.entries_key, self.index_key], args=[entry_id, raw])
         return entry

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     zoomq_events_queue: str = "events"
     #: Larger webhook bodies get 413 without being read whole.
     zoomq_webhook_max_body_bytes: int = 1_048_576
+    #: Webhook bodies nesting objects and arrays deeper than this get 400.
+    zoomq_webhook_max_depth: int = 64
     #: How far (s) a webhook's timestamp may be from now, either way.
     zoomq_webhook_tolerance: float = 300.0
     #: A webhook not safely in Redis within this many seconds gets 503 (Zoom retries).

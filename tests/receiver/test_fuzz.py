@@ -48,11 +48,59 @@ valid_envelopes = st.fixed_dictionaries(
     },
     optional={"download_token": st.text(max_size=20)},
 )
+# Strings with lone surrogates: JSON escapes them ("\\ud800"); UTF-8 cannot hold them.
+odd_text = st.lists(
+    st.sampled_from(["\ud800", "\udfff", "\udc00", "\U0001f600", "a", "\x00", "\u2028"]),
+    max_size=4,
+).map("".join)
+HUGE_NUMBERS = ("1e400", "-1e400", "1e-400", "18446744073709551616", "9" * 400, "9" * 5000)
+huge_numbers = st.sampled_from([*HUGE_NUMBERS, "-0", "1.5e308"])
+
+
+@st.composite
+def deep_bodies(draw: st.DrawFn) -> bytes:
+    """Objects and arrays nested 1 to 3,000 deep, inside an envelope or bare."""
+    depth = draw(st.integers(min_value=1, max_value=3000) | st.integers(60, 70))
+    opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}"), (b'[{"b":', b"}]")]))
+    inner = opener * depth + b"1" + closer * depth
+    if draw(st.booleans()):
+        return inner
+    return b'{"event":"meeting.created","event_ts":1,"payload":{"x":' + inner + b"}}"
+
+
+@st.composite
+def odd_bodies(draw: st.DrawFn) -> bytes:
+    """Envelopes with lone surrogates, huge numbers or invalid UTF-8 where Zoom puts text."""
+    envelope = {
+        "event": draw(st.sampled_from(["meeting.created", "endpoint.url_validation"]) | odd_text),
+        "event_ts": "<TS>",
+        "payload": {"plainToken": draw(odd_text | st.text(max_size=5)), draw(odd_text): "<N>"},
+    }
+    timestamp, number = draw(st.sampled_from(["1", *HUGE_NUMBERS])), draw(huge_numbers)
+
+    def text(ensure_ascii: bool) -> str:
+        document = json.dumps(envelope, ensure_ascii=ensure_ascii)
+        return document.replace('"<TS>"', timestamp).replace('"<N>"', number)
+
+    how = draw(st.sampled_from(["escaped", "raw_surrogates", "bad_utf8", "utf16"]))
+    if how == "escaped":  # lone surrogates as JSON escapes: valid JSON to Python
+        return text(True).encode()
+    if how == "raw_surrogates":  # the same as (invalid) UTF-8 bytes
+        return text(False).encode("utf-8", "surrogatepass")
+    if how == "bad_utf8":
+        return text(True).encode().replace(b'"plainToken"', b'"\xff\xfe\xed\xa0\x80"')
+    return text(False).encode("utf-16", "surrogatepass")
+
+
+top_levels = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10), json_values)
 bodies = st.one_of(
     st.binary(max_size=300),
     envelopes.map(lambda e: json.dumps(e).encode()),
     valid_envelopes.map(lambda e: json.dumps(e).encode()),
     valid_envelopes.map(lambda e: json.dumps(e, ensure_ascii=False).encode("utf-8")),
+    deep_bodies(),
+    odd_bodies(),
+    top_levels.map(lambda v: json.dumps(v).encode()),
 )
 
 

@@ -354,3 +354,77 @@ def test_dedup_marker_has_the_configured_ttl(app_factory: Any, redis_client: red
         assert client.post("/webhooks/zoom", content=body, headers=signed(body)).status_code == 200
     [key] = redis_client.keys("zoomq:seen:*")
     assert 0 < redis_client.ttl(key) <= 120
+
+
+# -- bodies the worker could not decode, and trailing slashes --------------------------------
+
+
+def nested(depth: int) -> bytes:
+    """A Zoom envelope whose objects and arrays nest ``depth`` deep (the envelope is 1)."""
+    inner = b"[" * (depth - 2) + b"]" * (depth - 2)
+    return b'{"event":"meeting.created","event_ts":1,"payload":{"deep":' + inner + b"}}"
+
+
+def test_a_thousand_deep_body_is_refused_before_redis(
+    http: httpx.Client, redis_client: redis.Redis
+) -> None:
+    """1,000-deep JSON is refused with 400 and writes nothing, so Zoom's redelivery is no
+    "duplicate" of an event the worker would have dropped."""
+    body = nested(1000)
+    for _ in range(2):  # the redelivery gets the same answer
+        response = http.post("/webhooks/zoom", content=body, headers=signed(body))
+        assert response.status_code == 400
+        assert response.json() == {"error": "too_deep"}
+    assert redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize("depth", [65, 1025, 5000, 200_000])
+def test_deeper_bodies_are_400_not_500(
+    client: AppClient, redis_client: redis.Redis, depth: int
+) -> None:
+    """Past orjson's limit (1,024) and past the recursion limit, still a 400."""
+    body = nested(depth)
+    response = client.post("/webhooks/zoom", content=body, headers=signed(body))
+    assert (response.status_code, response.json()) == (400, {"error": "too_deep"})
+    assert redis_client.dbsize() == 0
+
+
+def test_the_depth_limit_is_inclusive_and_configurable(
+    app_factory: Any, redis_client: redis.Redis
+) -> None:
+    """64 levels pass by default; ZOOMQ_WEBHOOK_MAX_DEPTH moves the limit."""
+    body = nested(64)
+    with AppClient(app_factory()) as client:
+        assert client.post("/webhooks/zoom", content=body, headers=signed(body)).status_code == 200
+    with AppClient(app_factory(max_depth=10)) as client:
+        small = nested(11)
+        response = client.post("/webhooks/zoom", content=small, headers=signed(small))
+        assert response.json() == {"error": "too_deep"}
+        wide = json.dumps(
+            {"event": "e.x", "event_ts": 1, "payload": {"list": [{"a": [1]}] * 50}}
+        ).encode()  # many brackets, shallow: walked, and passes
+        assert client.post("/webhooks/zoom", content=wide, headers=signed(wide)).status_code == 200
+    assert len(queued(redis_client)) == 2
+
+
+def test_url_validation_with_a_lone_surrogate_token_is_400(
+    client: AppClient, redis_client: redis.Redis
+) -> None:
+    """A plainToken of "\\ud800" is JSON but cannot be signed as UTF-8: 400, not 500."""
+    body = b'{"event":"endpoint.url_validation","event_ts":1,"payload":{"plainToken":"\\ud800"}}'
+    response = client.post("/webhooks/zoom", content=body, headers=signed(body))
+    assert (response.status_code, response.json()) == (400, {"error": "bad_plain_token"})
+    assert redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize("path", ["/webhooks/zoom/", "/webhooks/zoom/team/"])
+def test_a_trailing_slash_is_the_same_endpoint(
+    http: httpx.Client, redis_client: redis.Redis, path: str
+) -> None:
+    """Zoom does not follow redirects: the slashed URL is served, not answered 307."""
+    body = event_body("meeting.updated")
+    secret = TEAM_SECRET if "team" in path else SECRET
+    response = http.post(path, content=body, headers=signed(body, secret))
+    assert (response.status_code, response.json()) == (200, {"status": "queued"})
+    [raw] = queued(redis_client)
+    assert decode(raw)["kwargs"]["meta"]["connection"] == ("team" if "team" in path else "default")

@@ -17,6 +17,7 @@ import orjson
 from zoomq.webhooks.errors import MalformedWebhook
 
 __all__ = [
+    "DEFAULT_MAX_DEPTH",
     "URL_VALIDATION",
     "ZoomEvent",
     "dedup_key",
@@ -26,6 +27,11 @@ __all__ = [
 ]
 
 URL_VALIDATION = "endpoint.url_validation"
+
+#: Deepest nesting of objects and arrays accepted (the top-level object is 1). Zoom's
+#: payloads nest about 5 deep; the worker's JSON decoder fails near 1,000 (the recursion
+#: limit), and a body it cannot decode is lost, so the receiver refuses far short of that.
+DEFAULT_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +62,40 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# Every byte but an ASCII digit mapped to "x", digits to "0": a run of 19 digits then shows
-# as _DIGIT_RUN. Two C passes over the body, a small fraction of a parse.
-_DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x78 for i in range(256))
+def _deeper_than(data: Any, limit: int) -> bool:
+    """True if objects and arrays in ``data`` nest more than ``limit`` deep; iterative."""
+    level = [data] if isinstance(data, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            values = item.values() if isinstance(item, dict) else item
+            below.extend(v for v in values if isinstance(v, dict | list))
+        level = below
+    return False
+
+
+# ASCII digits mapped to "0", "{" and "[" to "[", every other byte to "x": in one C pass
+# over the body a run of 19 digits then shows as _DIGIT_RUN, and the openers can be counted.
+_SCAN = bytes(
+    0x30 if 0x30 <= i <= 0x39 else 0x5B if i in (0x5B, 0x7B) else 0x78 for i in range(256)
+)
 _DIGIT_RUN = b"0" * 19
 
 
-def _loads(body: bytes) -> Any:
+def _loads(body: bytes, scanned: bytes | None) -> Any:
     """``body`` as Python's json module reads it (UTF-8/16/32, no NaN or Infinity), faster.
 
     orjson parses the common body several times faster, and what it accepts it reads as
     the json module does, with one exception: an integer beyond 64 bits becomes a float.
     So a body with a 19-digit run goes to the json module, as does every body orjson
     refuses (lone surrogates, a BOM, UTF-16, infinite floats, invalid JSON): the json
-    module's verdict and error text stay the answer.
+    module's verdict and error text stay the answer. ``scanned`` is ``body`` through _SCAN.
     """
-    if isinstance(body, bytes) and _DIGIT_RUN not in body.translate(_DIGITS_ONLY):
+    if scanned is not None and _DIGIT_RUN not in scanned:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -79,12 +103,23 @@ def _loads(body: bytes) -> Any:
     return json.loads(body, parse_constant=_refuse_constant)
 
 
-def parse_envelope(body: bytes) -> ZoomEvent:
-    """Parse a delivery; raise ``MalformedWebhook`` with a ``reason`` if it is not an envelope."""
+def parse_envelope(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> ZoomEvent:
+    """Parse a delivery; raise ``MalformedWebhook`` with a ``reason`` if it is not an envelope.
+
+    Containers nested more than ``max_depth`` deep are refused (``too_deep``).
+    """
+    scanned = body.translate(_SCAN) if isinstance(body, bytes) else None
     try:
-        data = _loads(body)
+        data = _loads(body, scanned)
+    except RecursionError:  # the json module, past orjson's own limit of 1,024
+        raise MalformedWebhook("too_deep", _too_deep(max_depth)) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise MalformedWebhook("invalid_json", f"body is not UTF-8 JSON: {exc}") from None
+    # Each level takes a "{" or "[" (in any encoding): a body with no more of them than the
+    # limit cannot be too deep. One C pass; only bodies with more are walked.
+    openers = max_depth + 1 if scanned is None else scanned.count(b"[")
+    if openers > max_depth and _deeper_than(data, max_depth):
+        raise MalformedWebhook("too_deep", _too_deep(max_depth))
     if not isinstance(data, dict):
         raise MalformedWebhook("not_an_object", "body is not a JSON object")
     if "event" not in data:
@@ -92,6 +127,8 @@ def parse_envelope(body: bytes) -> ZoomEvent:
     event = data["event"]
     if not isinstance(event, str) or not event:
         raise MalformedWebhook("bad_event", "'event' is not a non-empty string")
+    if not event.isascii() and not _is_unicode(event):  # it names Redis keys (UTF-8)
+        raise MalformedWebhook("bad_event", "'event' is not valid Unicode (a lone surrogate)")
     if "event_ts" not in data:
         raise MalformedWebhook("missing_event_ts", "no 'event_ts' field")
     event_ts = data["event_ts"]
@@ -110,6 +147,19 @@ def parse_envelope(body: bytes) -> ZoomEvent:
         download_token=token if isinstance(token, str) else None,
         raw=data,
     )
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string with a lone surrogate: JSON can escape one, UTF-8 cannot hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _too_deep(limit: int) -> str:
+    return f"body nests objects and arrays more than {limit} deep"
 
 
 def dedup_key(event: ZoomEvent, body: bytes) -> str:
@@ -132,4 +182,8 @@ def plain_token(event: ZoomEvent) -> str:
     token = event.payload.get("plainToken")
     if not isinstance(token, str) or not token:
         raise MalformedWebhook("missing_plain_token", "url_validation without payload.plainToken")
+    if not _is_unicode(token):  # the answer signs its UTF-8 bytes
+        raise MalformedWebhook(
+            "bad_plain_token", "payload.plainToken is not valid Unicode (a lone surrogate)"
+        )
     return token

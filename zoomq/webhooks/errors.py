@@ -44,6 +44,8 @@ ENVELOPE_REASONS = (
     "missing_payload",
     "bad_payload",
     "missing_plain_token",
+    "bad_plain_token",
+    "too_deep",
 )
 
 
