@@ -208,6 +208,14 @@ def dlq_replay(settings: Settings, entry_id: str | None, replay_all: bool) -> No
     with _store(settings) as store, _sender(settings) as send:
         sent = replay_dead_letters(store, send, None if replay_all else entry_id)
     if entry_id and not sent:
+        with _store(settings) as store:
+            kept = store.get(entry_id)
+        if kept is not None:  # an undecodable message: nothing to send, kept for inspection
+            fail(
+                f"{entry_id!r} is a message the worker could not decode; it has no task to "
+                f"replay (see `zoomq dlq show {entry_id}`; `zoomq dlq purge` removes it)",
+                2,
+            )
         fail(f"no dead letter {entry_id!r}")
     for entry in sent:
         click.echo(f"replayed {entry.id}  {entry.message.name}")

@@ -161,3 +161,32 @@ def test_dlq_views_redact_zoom_secrets_at_any_depth(
         assert inner == {"passcode": "[redacted]", "topic": "Weekly"}
     raw = runner.invoke(dlq_group, ["show", "task-deep", "--raw"], obj=settings)
     assert secret in raw.output
+
+
+def test_an_undecodable_entry_is_redacted_and_not_replayed(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A raw body's tokens are hidden in ``dlq show``; replaying it says why it cannot be."""
+    secret = "t0ken-" + "7" * 10
+    body = json.dumps({"payload": {"object": {"download_token": secret}}, "x": "y"})
+    store = DeadLetterStore(redis_client)
+    store.add_undecodable(
+        body=body.encode(),
+        content_type="application/json",
+        content_encoding="utf-8",
+        headers={"id": "raw-1", "task": "zoomq.events.handle"},
+        properties={"delivery_tag": "tag-1"},
+        error=ValueError("cannot decode"),
+    )
+    settings = Settings(_env_file=None, redis_url=redis_url)
+    runner = CliRunner()
+    shown = runner.invoke(dlq_group, ["show", "raw-1"], obj=settings)
+    assert shown.exit_code == 0, shown.output
+    assert secret not in shown.output
+    replayed = runner.invoke(dlq_group, ["replay", "raw-1"], obj=settings)
+    assert replayed.exit_code == 2
+    assert "could not decode" in replayed.output
+    assert store.get("raw-1") is not None
+    missing = runner.invoke(dlq_group, ["replay", "nope"], obj=settings)
+    assert missing.exit_code == 1
+    assert "no dead letter 'nope'" in missing.output
