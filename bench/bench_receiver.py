@@ -211,7 +211,8 @@ def make_requests(path: Path, count: int) -> None:
     import random
     import uuid
 
-    from zoomq.webhooks import build_event, serialize, sign
+    from zoomq.sandbox.webhooks import build_event, serialize
+    from zoomq.webhooks import sign
 
     rng = random.Random(7)
     timestamp = str(int(time.time()))

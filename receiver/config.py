@@ -6,14 +6,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from zoomq.clock import Clock
+from zoomq.runtime.names import EVENT_TASK
 from zoomq.settings import DEFAULT_CONNECTION, Connection, Settings
 from zoomq.webhooks import DEFAULT_TOLERANCE, WebhookVerifier
 from zoomq.webhooks.envelope import DEFAULT_MAX_DEPTH
 
-__all__ = ["EVENT_TASK", "ReceiverConfig", "WebhookEndpoint", "build_endpoints"]
+__all__ = ["ReceiverConfig", "WebhookEndpoint", "build_endpoints"]
 
-#: The Celery task every webhook event is sent to (by name: the receiver imports no tasks).
-EVENT_TASK = "zoomq.events.handle"
 
 # ReceiverConfig field -> the Settings attribute that overrides it, once Settings has it.
 _SETTINGS_FIELDS = {

@@ -10,7 +10,7 @@ from typing import Any
 from receiver.config import ReceiverConfig
 from receiver.metrics import ReceiverMetrics
 from zoomq.clock import Clock
-from zoomq.queue import (
+from zoomq.runtime import (
     BatchEnqueuer,
     QueueUnavailable,
     RawJSON,

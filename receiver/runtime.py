@@ -17,7 +17,7 @@ from receiver.config import ReceiverConfig, WebhookEndpoint, build_endpoints
 from receiver.dispatch import EventDispatcher
 from receiver.metrics import ReceiverMetrics
 from zoomq.clock import Clock
-from zoomq.queue import BatchEnqueuer
+from zoomq.runtime import BatchEnqueuer
 from zoomq.settings import Connection, Settings
 
 __all__ = ["GC_YOUNG_THRESHOLD", "ReceiverRuntime"]

@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 from receiver.body import BodyTooLarge, ClientDisconnect, read_body
 from receiver.config import WebhookEndpoint
 from receiver.runtime import ReceiverRuntime
-from zoomq.queue import QueueUnavailable
+from zoomq.runtime import QueueUnavailable
 from zoomq.settings import DEFAULT_CONNECTION
 from zoomq.webhooks import (
     SIGNATURE_HEADER,

@@ -21,15 +21,12 @@ from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.actions import CATALOG, run_action
 from zoomq.actions.recover import find_earlier
-from zoomq.idempotency import Looked, has_side_effects, run_once, summarize
+from zoomq.runtime.idempotency import Looked, has_side_effects, run_once, summarize
+from zoomq.runtime.names import action_task_name
 
-__all__ = ["action_task_name", "register", "run_action_task"]
+__all__ = ["register", "run_action_task"]
 
 log = structlog.get_logger("zoomq.tasks")
-
-
-def action_task_name(key: str) -> str:
-    return f"zoomq.actions.{key}"
 
 
 def run_action_task(

@@ -11,10 +11,10 @@ from celery import Celery
 from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.automations import AutomationContext, run_automation
+from zoomq.runtime.names import RUN_TASK
 
-__all__ = ["RUN_TASK", "register", "run"]
+__all__ = ["register", "run"]
 
-RUN_TASK = "zoomq.automations.run"
 
 log = structlog.get_logger("zoomq.tasks")
 

@@ -2,8 +2,8 @@
 
 At entry it binds the log context (task id, task, correlation id, connection, attempt);
 when the task raises, ``tasks.policy.decide`` says what to do and this class does it:
-a Celery retry with a countdown, parking (``zoomq.parking``) or the dead-letter store
-(``zoomq.dlq``).
+a Celery retry with a countdown, parking (``zoomq.runtime.parking``) or the dead-letter store
+(``zoomq.runtime.dlq``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tasks.policy import GiveUp, Park, RetryLater, decide
 from tasks.runtime import get_runtime
 from zoomq.errors import ZoomError
 from zoomq.logs import redact
-from zoomq.parking import TaskMessage
+from zoomq.runtime.message import TaskMessage
 
 __all__ = ["ZoomqTask", "describe_error", "safe_repr", "task_meta"]
 

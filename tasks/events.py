@@ -7,15 +7,14 @@ from typing import Any
 import structlog
 from celery import Celery
 
-from tasks.automations import RUN_TASK
 from tasks.base import ZoomqTask, safe_repr
 from tasks.runtime import get_runtime
 from zoomq.automations import dispatch_event
-from zoomq.idempotency import event_key
+from zoomq.runtime.idempotency import event_key
+from zoomq.runtime.names import EVENT_TASK, RUN_TASK
 
-__all__ = ["EVENT_TASK", "handle", "register"]
+__all__ = ["handle", "register"]
 
-EVENT_TASK = "zoomq.events.handle"
 
 log = structlog.get_logger("zoomq.tasks")
 

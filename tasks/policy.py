@@ -21,7 +21,7 @@ from zoomq.errors import (
     RateLimited,
     ZoomError,
 )
-from zoomq.idempotency import StepInProgress
+from zoomq.runtime.idempotency import StepInProgress
 
 __all__ = ["Decision", "GiveUp", "Park", "RetryLater", "backoff", "decide"]
 

@@ -18,11 +18,11 @@ from celery import Celery
 from tasks.config import QueueConfig
 from zoomq.automations import Automations, load_automations
 from zoomq.client.http import ZoomClient
-from zoomq.dlq import DeadLetterStore
 from zoomq.errors import ConfigurationError
-from zoomq.idempotency import IdempotencyStore
-from zoomq.ledger import Ledger
-from zoomq.parking import ParkingLot
+from zoomq.runtime.dlq import DeadLetterStore
+from zoomq.runtime.idempotency import IdempotencyStore
+from zoomq.runtime.ledger import Ledger
+from zoomq.runtime.parking import ParkingLot
 from zoomq.settings import Connection, Settings
 
 __all__ = ["Runtime", "get_runtime", "install_runtime"]

@@ -19,12 +19,12 @@ from kombu import Exchange, Queue
 from tasks import register_tasks
 from tasks.base import safe_repr
 from tasks.runtime import Runtime, get_runtime, install_runtime
-from zoomq.parking import TaskMessage
+from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.names import QUEUES
 from zoomq.settings import Settings
 
 __all__ = ["QUEUES", "ZoomqCelery", "create_celery", "get_app", "send_message"]
 
-QUEUES = ("events", "actions", "downloads", "bulk")
 
 TASK_ROUTES = {
     "zoomq.events.*": {"queue": "events"},
@@ -39,7 +39,7 @@ class ZoomqCelery(Celery):
     """Celery that writes every zoomq task message to the ledger before sending it.
 
     Every send goes through ``send_task`` (``apply_async`` and ``retry`` too), so the ledger
-    (``zoomq.ledger``) holds each message until its task has finished, whoever sent it.
+    (``zoomq.runtime.ledger``) holds each message until its task has finished, whoever sent it.
     """
 
     def send_task(self, name: str, *args: Any, **options: Any) -> Any:

@@ -25,8 +25,8 @@ from kombu.message import Message
 from redis import RedisError
 
 from tasks.runtime import get_runtime
-from zoomq.dlq import DeadLetter, DeadLetterStore
-from zoomq.parking import TaskMessage
+from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
+from zoomq.runtime.message import TaskMessage
 
 __all__ = ["DeadLetteringConsumer"]
 

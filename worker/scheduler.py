@@ -1,9 +1,9 @@
 """The parked-task scheduler: a thread in the worker's main process.
 
 Every ``interval`` seconds it moves due entries out of the parking lot (atomically, see
-``zoomq.parking``) and sends each message again. A message that cannot be sent stays in
+``zoomq.runtime.parking``) and sends each message again. A message that cannot be sent stays in
 the in-flight set and is put back by ``recover`` after ``stale_after`` seconds. The same
-pass sweeps the task ledger (``zoomq.ledger``) and sends again what it proves lost.
+pass sweeps the task ledger (``zoomq.runtime.ledger``) and sends again what it proves lost.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import structlog
 
-from zoomq.ledger import BrokerKeys, Ledger
-from zoomq.parking import ParkingLot, TaskMessage
+from zoomq.runtime.ledger import BrokerKeys, Ledger
+from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.parking import ParkingLot
 
 __all__ = ["ParkingScheduler"]
 
@@ -83,7 +84,7 @@ class ParkingScheduler:
         return sent + self._resend_overdue()
 
     def _resend_overdue(self) -> int:
-        """Send again what the ledger proves lost (see zoomq.ledger)."""
+        """Send again what the ledger proves lost (see zoomq.runtime.ledger)."""
         if self.ledger is None or self.broker is None:
             return 0
         result = self.ledger.sweep(

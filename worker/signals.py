@@ -29,7 +29,7 @@ from tasks.runtime import Runtime, get_runtime
 from worker.logconfig import setup_worker_logging
 from worker.scheduler import ParkingScheduler
 from zoomq.errors import ConfigurationError
-from zoomq.ledger import BrokerKeys
+from zoomq.runtime.ledger import BrokerKeys
 
 __all__ = ["connect"]
 

@@ -21,7 +21,7 @@ from tests.client.procs import settings_for
 from zoomq.actions import run_action
 from zoomq.client import ZoomClient
 from zoomq.errors import NEVER_RETRY, RETRYABLE, UnexpectedStatus
-from zoomq.idempotency import IdempotencyStore, run_once
+from zoomq.runtime.idempotency import IdempotencyStore, run_once
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 

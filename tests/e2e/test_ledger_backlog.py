@@ -16,8 +16,8 @@ from celery import Celery
 
 from tests.e2e.conftest import start_worker, stop_worker, wait_for, worker_env
 from worker.app import create_celery
-from zoomq.ledger import Ledger
 from zoomq.redis_server import RedisServer
+from zoomq.runtime.ledger import Ledger
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings

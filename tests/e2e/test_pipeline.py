@@ -14,8 +14,8 @@ import pytest
 
 from tests.e2e.conftest import E2E, REPO, wait_for, worker_env
 from zoomq.redis_server import free_port
-from zoomq.webhooks.events import build_event
-from zoomq.webhooks.sender import WebhookSender
+from zoomq.sandbox.webhooks.events import build_event
+from zoomq.sandbox.webhooks.sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 

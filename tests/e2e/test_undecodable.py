@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import E2E, REPO, registration_event, wait_for, worker_env
-from zoomq.dlq import UNDECODABLE, DeadLetter, DeadLetterStore
-from zoomq.queue import RawJSON, build_task_message
 from zoomq.redis_server import free_port
+from zoomq.runtime import RawJSON, build_task_message
+from zoomq.runtime.dlq import UNDECODABLE, DeadLetter, DeadLetterStore
 from zoomq.webhooks import sign
 
 pytestmark = pytest.mark.e2e

@@ -19,8 +19,8 @@ from tests.e2e.conftest import (
     wait_for,
     worker_env,
 )
-from zoomq.cli_worker import dlq_group
-from zoomq.dlq import DeadLetterStore
+from zoomq.cli.worker import dlq_group
+from zoomq.runtime.dlq import DeadLetterStore
 from zoomq.sandbox.ratelimits import DAILY_MESSAGE
 
 pytestmark = pytest.mark.e2e
@@ -235,7 +235,7 @@ def test_zoomq_worker_command_runs_action_tasks(
     env = worker_env(e2e_dir, e2e.sandbox, e2e.settings.redis_url)
     argv = [
         sys.executable, "-c",
-        "from zoomq.cli_worker import worker_command; worker_command(prog_name='zoomq worker')",
+        "from zoomq.cli.worker import worker_command; worker_command(prog_name='zoomq worker')",
         "--pool", "threads", "--concurrency", "2", "--queues", "bulk", "--loglevel", "INFO",
         "-n", "cmd@%h",
     ]  # fmt: skip

@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 
 from receiver import ReceiverConfig, create_app
 from zoomq.clock import SystemClock
+from zoomq.sandbox.webhooks import build_event, build_headers, serialize
 from zoomq.settings import Settings
-from zoomq.webhooks import build_event, build_headers, serialize, sign
+from zoomq.webhooks import sign
 
 SECRET = "whsec-receiver-Zoë"  # non-ASCII: secrets are keyed as UTF-8
 ROTATED = "whsec-receiver-next"

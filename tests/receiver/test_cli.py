@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.receiver.conftest import SECRET, event_body, signed
 from zoomq.redis_server import free_port
 
-LAUNCH = "from receiver.cli import receiver_command; receiver_command()"
+LAUNCH = "from zoomq.cli.receiver import receiver_command; receiver_command()"
 
 
 def test_receiver_command_serves_webhooks(redis_url: str, tmp_path: Path) -> None:

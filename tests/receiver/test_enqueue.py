@@ -12,9 +12,9 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
-from zoomq.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY, Ledger
-from zoomq.parking import TaskMessage
-from zoomq.queue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable, build_task_message
+from zoomq.runtime import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable, build_task_message
+from zoomq.runtime.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY, Ledger
+from zoomq.runtime.message import TaskMessage
 
 
 def run(

@@ -17,7 +17,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 from tests.receiver.conftest import EVENTS, event_body, queued, signed
-from zoomq.queue import RawJSON, build_task_message, origin_nodename
+from zoomq.runtime import RawJSON, build_task_message, origin_nodename
 
 TASK = "zoomq.events.handle"
 

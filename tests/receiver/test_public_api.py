@@ -1,4 +1,4 @@
-"""The public surfaces of ``receiver`` and ``zoomq.queue`` are what ``__all__`` says."""
+"""The public surfaces of ``receiver`` and ``zoomq.runtime`` are what ``__all__`` says."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ MODULES = [
     "receiver",
     "receiver.app",
     "receiver.body",
-    "receiver.cli",
+    "zoomq.cli.receiver",
     "receiver.config",
     "receiver.dispatch",
     "receiver.health",
@@ -18,9 +18,9 @@ MODULES = [
     "receiver.oauth",
     "receiver.runtime",
     "receiver.webhooks",
-    "zoomq.queue",
-    "zoomq.queue.enqueue",
-    "zoomq.queue.message",
+    "zoomq.runtime",
+    "zoomq.runtime.enqueue",
+    "zoomq.runtime.celery_message",
 ]
 
 
@@ -48,7 +48,7 @@ def test_receiver_never_imports_worker_or_tasks() -> None:
     from tests.conftest import REPO
 
     probe = (
-        "import sys, receiver.app, receiver.cli; "
+        "import sys, receiver.app, zoomq.cli.receiver; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tasks', 'worker', 'celery')]; "
         "print(','.join(bad))"
     )

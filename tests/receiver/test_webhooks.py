@@ -29,7 +29,7 @@ from tests.receiver.conftest import (
     zoom_headers,
 )
 from zoomq.errors import ConfigurationError
-from zoomq.webhooks import build_event, serialize
+from zoomq.sandbox.webhooks import build_event, serialize
 
 
 def decode(raw: bytes) -> dict[str, Any]:

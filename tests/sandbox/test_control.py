@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 import zoomq.sandbox
 from tests.sandbox.conftest import account_token, api_client
+from zoomq.cli.sandbox import sandbox_command
 from zoomq.sandbox import SandboxConfig, SandboxServer, expected_bytes
-from zoomq.sandbox.cli import sandbox_command
 
 
 def test_state_summary_counts(sandbox: SandboxServer, client: httpx.Client) -> None:

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from tests.webhooks.conftest import SECRET, LoopbackZoom
-from zoomq.webhooks import EVENT_NAMES, build_event, make_sandbox_emitter
-from zoomq.webhooks.catalog import CATALOG, PRODUCTS
-from zoomq.webhooks.cli import webhook_group
+from zoomq.cli.webhook import webhook_group
+from zoomq.sandbox.webhooks import EVENT_NAMES, build_event, make_sandbox_emitter
+from zoomq.sandbox.webhooks.catalog import CATALOG, PRODUCTS
 
 # The webhook events Zoom defines for the products the action catalog touches, as typed in
 # Zoom's Rivet SDK (github.com/zoom/rivet-javascript @7309ea3, the *.d.ts files named

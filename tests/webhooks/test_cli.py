@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.webhooks.conftest import SECRET, LoopbackZoom, Reply
-from zoomq.webhooks.cli import webhook_group
+from zoomq.cli.webhook import webhook_group
 
 FAST = ["--time-scale", "0.0001"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.webhooks.conftest import SECRET, LoopbackZoom
-from zoomq.webhooks import make_sandbox_emitter
+from zoomq.sandbox.webhooks import make_sandbox_emitter
 
 
 def test_emitter_delivers_the_object_once(loopback: LoopbackZoom, http: httpx.Client) -> None:

@@ -9,17 +9,15 @@ import pytest
 
 from tests.webhooks.conftest import SECRET, FakeClock
 from zoomq.errors import ZoomError
+from zoomq.sandbox.webhooks import build_event, build_headers, serialize
 from zoomq.webhooks import (
     ENVELOPE_REASONS,
     MalformedWebhook,
     WebhookVerifier,
-    build_event,
-    build_headers,
     dedup_key,
     is_url_validation,
     parse_envelope,
     plain_token,
-    serialize,
 )
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from tests.webhooks.conftest import FakeClock
 from zoomq.errors import InvalidInput
-from zoomq.webhooks import EVENT_NAMES, build_event, parse_envelope, serialize, wrap_event
+from zoomq.sandbox.webhooks import EVENT_NAMES, build_event, serialize, wrap_event
+from zoomq.webhooks import parse_envelope
 
 REQUIRED_FILE_FIELDS = {
     "id",

@@ -9,13 +9,8 @@ import pytest
 
 from tests.webhooks.conftest import SECRET, FakeClock, LoopbackZoom, Reply, WarpClock
 from zoomq.clock import SystemClock
-from zoomq.webhooks import (
-    Attempt,
-    WebhookSender,
-    WebhookVerificationError,
-    WebhookVerifier,
-    build_event,
-)
+from zoomq.sandbox.webhooks import Attempt, WebhookSender, build_event
+from zoomq.webhooks import WebhookVerificationError, WebhookVerifier
 
 SCALE = 1e-4  # 5/20/60 minutes become 0.03/0.12/0.36 s
 

@@ -12,14 +12,8 @@ import subprocess
 import pytest
 
 from tests.webhooks.conftest import SECRET, FakeClock
-from zoomq.webhooks import (
-    EVENT_NAMES,
-    build_event,
-    build_headers,
-    serialize,
-    sign,
-    url_validation_response,
-)
+from zoomq.sandbox.webhooks import EVENT_NAMES, build_event, build_headers, serialize
+from zoomq.webhooks import sign, url_validation_response
 
 # Known answer, computed once with Node's crypto (as in zoom/webhook-sample index.js):
 #   crypto.createHmac('sha256', 'zoom-secret').update('v0:1700000000:{"event":"x"}')

@@ -8,13 +8,8 @@ from hypothesis import strategies as st
 
 from tests.webhooks.conftest import SECRET, FakeClock
 from zoomq.errors import ConfigurationError, ZoomError
-from zoomq.webhooks import (
-    VERIFICATION_REASONS,
-    WebhookVerificationError,
-    WebhookVerifier,
-    build_headers,
-    sign,
-)
+from zoomq.sandbox.webhooks import build_headers
+from zoomq.webhooks import VERIFICATION_REASONS, WebhookVerificationError, WebhookVerifier, sign
 
 BODY = b'{"event":"meeting.created","event_ts":1760000000000,"payload":{"topic":"Zo\xc3\xab"}}'
 NOW = 1_760_000_000

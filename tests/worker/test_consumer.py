@@ -16,8 +16,8 @@ from kombu.message import Message
 from tasks.runtime import Runtime
 from worker.app import create_celery
 from worker.consumer import DeadLetteringConsumer
-from zoomq.dlq import UNDECODABLE, DeadLetterStore
 from zoomq.redis_server import free_port
+from zoomq.runtime.dlq import UNDECODABLE, DeadLetterStore
 from zoomq.settings import Settings
 
 

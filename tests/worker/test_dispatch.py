@@ -18,7 +18,7 @@ from zoomq.automations import (
 )
 from zoomq.automations.dispatch import DispatchIncomplete
 from zoomq.client.http import ZoomClient
-from zoomq.idempotency import IdempotencyStore
+from zoomq.runtime.idempotency import IdempotencyStore
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from zoomq.cli_worker import dlq_group
-from zoomq.dlq import DeadLetterStore
+from zoomq.cli.worker import dlq_group
 from zoomq.errors import NotFound
-from zoomq.parking import TaskMessage
+from zoomq.runtime.dlq import DeadLetterStore
+from zoomq.runtime.message import TaskMessage
 from zoomq.settings import Settings
 
 

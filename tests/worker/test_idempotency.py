@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from zoomq.idempotency import (
+from zoomq.runtime.idempotency import (
     IdempotencyStore,
     StepInProgress,
     event_key,

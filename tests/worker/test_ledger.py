@@ -9,9 +9,9 @@ import pytest
 import redis
 from celery import Celery
 
-from zoomq.ledger import BrokerKeys, Ledger
-from zoomq.parking import TaskMessage
-from zoomq.queue import build_task_message
+from zoomq.runtime import build_task_message
+from zoomq.runtime.ledger import BrokerKeys, Ledger
+from zoomq.runtime.message import TaskMessage
 
 TASK = "zoomq.actions.getUser"
 
@@ -153,8 +153,8 @@ def test_a_receiver_written_event_message_is_resent_as_a_task_message(
     broker: BrokerKeys, redis_client: redis.Redis
 ) -> None:
     """A ledger record in Celery's wire form comes back as the TaskMessage it encodes."""
-    from zoomq.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
-    from zoomq.queue import ENQUEUE_SCRIPT
+    from zoomq.runtime import ENQUEUE_SCRIPT
+    from zoomq.runtime.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
 
     event = {"event": "meeting.started", "payload": {"object": {"id": 1}}}
     meta = {"meta": {"connection": "default"}}

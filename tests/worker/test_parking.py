@@ -7,7 +7,8 @@ import threading
 import redis
 
 from worker.scheduler import ParkingScheduler
-from zoomq.parking import ParkingLot, TaskMessage
+from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.parking import ParkingLot
 
 NOW = 1_800_000_000.0
 
@@ -122,7 +123,8 @@ def test_an_unreadable_entry_is_set_aside_and_does_not_block_the_batch(
     redis_client: redis.Redis,
 ) -> None:
     """A corrupt member goes to the bad set; the good ones in the same batch are claimed."""
-    from zoomq.parking import BAD_KEY, MOVING_KEY, PARKED_KEY, ParkingLot, TaskMessage
+    from zoomq.runtime.message import TaskMessage
+    from zoomq.runtime.parking import BAD_KEY, MOVING_KEY, PARKED_KEY, ParkingLot
 
     lot = ParkingLot(redis_client, clock=lambda: 1000.0)
     lot.park(TaskMessage("zoomq.actions.getUser", [{"userId": "me"}], {}, "t-1"), 10.0)

@@ -26,7 +26,7 @@ from zoomq.errors import (
     TransportError,
     Unauthorized,
 )
-from zoomq.idempotency import StepInProgress
+from zoomq.runtime.idempotency import StepInProgress
 
 NOW = 1_800_000_000.0
 CONFIG = QueueConfig(

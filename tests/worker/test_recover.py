@@ -16,7 +16,7 @@ from zoomq.actions.recover import find_earlier
 from zoomq.automations import AutomationContext
 from zoomq.client.http import ZoomClient
 from zoomq.errors import NotFound, RateLimited, ServerError, TransportError
-from zoomq.idempotency import IdempotencyStore, Looked, run_once
+from zoomq.runtime.idempotency import IdempotencyStore, Looked, run_once
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings
 

@@ -1,7 +1,7 @@
 """Automations: what zoomq does when a Zoom event arrives.
 
 Registered in Python with ``@automation("recording.completed")`` or declared in the rules
-file; each matching automation runs once per event (``zoomq.idempotency``).
+file; each matching automation runs once per event (``zoomq.runtime.idempotency``).
 """
 
 from zoomq.automations.context import AutomationContext, StepResult

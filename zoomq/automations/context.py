@@ -16,7 +16,7 @@ import structlog
 
 from zoomq.actions import run_action
 from zoomq.actions.recover import find_earlier
-from zoomq.idempotency import IdempotencyStore, Looked, has_side_effects, run_once, step_key
+from zoomq.runtime.idempotency import IdempotencyStore, Looked, has_side_effects, run_once, step_key
 
 if TYPE_CHECKING:
     from zoomq.client.http import ZoomClient

@@ -16,7 +16,7 @@ import structlog
 from zoomq.automations.context import AutomationContext
 from zoomq.automations.registry import Automation, Automations
 from zoomq.errors import ZoomError
-from zoomq.idempotency import IdempotencyStore, event_key, run_key
+from zoomq.runtime.idempotency import IdempotencyStore, event_key, run_key
 
 __all__ = [
     "DispatchIncomplete",

@@ -27,11 +27,11 @@ cli.add_command(connections_group)
 
 def _optional_commands() -> None:
     # Commands whose modules pull in servers; imported here so `zoomq action` stays light.
-    from receiver.cli import receiver_command
     from zoomq.cli.dev import dev_command
-    from zoomq.cli_worker import dlq_group, worker_command
-    from zoomq.sandbox.cli import sandbox_command
-    from zoomq.webhooks.cli import webhook_group
+    from zoomq.cli.receiver import receiver_command
+    from zoomq.cli.sandbox import sandbox_command
+    from zoomq.cli.webhook import webhook_group
+    from zoomq.cli.worker import dlq_group, worker_command
 
     for command in (
         dev_command,

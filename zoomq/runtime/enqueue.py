@@ -5,7 +5,7 @@ the previous round was in flight and sends it to Redis as ONE ``EVALSHA`` of a s
 handles every item. Per item the script is atomic: a dedup key that exists means
 "duplicate" (nothing pushed); otherwise the message is LPUSHed and only then is the dedup
 key set, so an item is never marked seen without being enqueued. An item given a task id
-is written to the task ledger (``zoomq.ledger``) in the same step, so a message a worker
+is written to the task ledger (``zoomq.runtime.ledger``) in the same step, so a message a worker
 pops and loses before kombu records it is re-sent like any other.
 
 Measured on the 2-core machine (PERF_BASELINES.md, and this module's benchmark), client CPU
@@ -40,7 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from zoomq.errors import TransportError
-from zoomq.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
+from zoomq.runtime.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
 
 __all__ = ["ENQUEUE_SCRIPT", "BatchEnqueuer", "QueueUnavailable"]
 

@@ -59,7 +59,7 @@ def sandbox_command(
             )
         import httpx
 
-        from zoomq.webhooks.emitter import make_sandbox_emitter
+        from zoomq.sandbox.webhooks.emitter import make_sandbox_emitter
 
         on_event = make_sandbox_emitter(
             webhook_url, webhook_secret, httpx.Client(), account_id=DEFAULT_APP.account_id

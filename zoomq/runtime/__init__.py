@@ -5,13 +5,13 @@
 receiver uses both, and so can anything else that must enqueue fast (the bulk jobs API).
 """
 
-from zoomq.queue.enqueue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable
-from zoomq.queue.message import (
+from zoomq.runtime.celery_message import (
     RawJSON,
     build_task_message,
     next_delivery_tag,
     origin_nodename,
 )
+from zoomq.runtime.enqueue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable
 
 __all__ = [
     "ENQUEUE_SCRIPT",

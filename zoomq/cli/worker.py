@@ -16,10 +16,11 @@ import click
 import redis
 
 from zoomq.cli.context import fail, load_settings, pass_settings
-from zoomq.dlq import DeadLetter, DeadLetterStore
 from zoomq.errors import ConfigurationError
 from zoomq.logs import redact_value
-from zoomq.parking import TaskMessage
+from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
+from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.names import QUEUES
 from zoomq.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["dlq_group", "replay_dead_letters", "worker_command"]
 
 POOLS = ("prefork", "threads", "solo")
-DEFAULT_QUEUES = "events,actions,downloads,bulk"
+DEFAULT_QUEUES = ",".join(QUEUES)
 
 
 @click.command("worker")

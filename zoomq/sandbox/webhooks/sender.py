@@ -21,8 +21,8 @@ import httpx
 
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import InvalidInput
+from zoomq.sandbox.webhooks.events import build_event
 from zoomq.webhooks.envelope import URL_VALIDATION
-from zoomq.webhooks.events import build_event
 from zoomq.webhooks.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -13,9 +13,9 @@ import httpx
 
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import ZoomError
-from zoomq.webhooks.catalog import CATALOG
-from zoomq.webhooks.events import build_event, closest_events
-from zoomq.webhooks.sender import ZOOM_DEADLINE, Attempt, WebhookSender, serialize
+from zoomq.sandbox.webhooks.catalog import CATALOG
+from zoomq.sandbox.webhooks.events import build_event, closest_events
+from zoomq.sandbox.webhooks.sender import ZOOM_DEADLINE, Attempt, WebhookSender, serialize
 
 __all__ = ["SANDBOX_CREDENTIALS", "fetch_sandbox_recording", "webhook_group"]
 

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import redis
 
-from zoomq.parking import TaskMessage
+from zoomq.runtime.message import TaskMessage
 
 __all__ = ["DUE_KEY", "MESSAGES_KEY", "SUSPECT_KEY", "BrokerKeys", "Ledger", "SweepResult"]
 

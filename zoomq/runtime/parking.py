@@ -18,7 +18,9 @@ from typing import Any, cast
 
 import redis
 
-__all__ = ["ParkedTask", "ParkingLot", "TaskMessage"]
+from zoomq.runtime.message import TaskMessage
+
+__all__ = ["ParkedTask", "ParkingLot"]
 
 PARKED_KEY = "zoomq:parked"
 MOVING_KEY = "zoomq:parked:moving"
@@ -43,44 +45,6 @@ for _, member in ipairs(stale) do
 end
 return #stale
 """
-
-
-@dataclass(frozen=True)
-class TaskMessage:
-    """Everything needed to send a task again: name, args, kwargs, id and attempts so far."""
-
-    name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    task_id: str
-    #: Celery's ``retries`` count when it was taken out of the queue.
-    attempts: int = 0
-    #: The queue it came from; None lets the router choose.
-    queue: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "args": self.args,
-            "kwargs": self.kwargs,
-            "task_id": self.task_id,
-            "attempts": self.attempts,
-            "queue": self.queue,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TaskMessage:
-        return cls(
-            name=str(data["name"]),
-            args=list(data.get("args") or []),
-            kwargs=dict(data.get("kwargs") or {}),
-            task_id=str(data["task_id"]),
-            attempts=int(data.get("attempts") or 0),
-            queue=data.get("queue"),
-        )
-
-    def with_attempts(self, attempts: int) -> TaskMessage:
-        return replace(self, attempts=attempts)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zoomq.sandbox.webhooks.objects import Gen, pick
 from zoomq.webhooks.envelope import URL_VALIDATION
-from zoomq.webhooks.objects import Gen, pick
 
 __all__ = ["CATALOG", "PRODUCTS", "EventSpec"]
 

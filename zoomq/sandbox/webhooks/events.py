@@ -18,9 +18,9 @@ from typing import Any
 
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import InvalidInput
-from zoomq.webhooks.catalog import CATALOG, EventSpec
+from zoomq.sandbox.webhooks.catalog import CATALOG, EventSpec
+from zoomq.sandbox.webhooks.objects import PLACEHOLDER_WEB_HOST, Gen
 from zoomq.webhooks.envelope import URL_VALIDATION
-from zoomq.webhooks.objects import PLACEHOLDER_WEB_HOST, Gen
 
 __all__ = [
     "EVENT_NAMES",

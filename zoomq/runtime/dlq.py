@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import redis
 
-from zoomq.parking import TaskMessage
+from zoomq.runtime.message import TaskMessage
 
 __all__ = ["UNDECODABLE", "DeadLetter", "DeadLetterStore"]
 

@@ -11,8 +11,8 @@ import httpx
 import structlog
 
 from zoomq.clock import Clock
-from zoomq.webhooks.events import wrap_event
-from zoomq.webhooks.sender import ZOOM_DEADLINE, DeliveryResult, WebhookSender
+from zoomq.sandbox.webhooks.events import wrap_event
+from zoomq.sandbox.webhooks.sender import ZOOM_DEADLINE, DeliveryResult, WebhookSender
 
 __all__ = ["SandboxEmitter", "make_sandbox_emitter"]
 

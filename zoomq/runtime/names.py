@@ -1,0 +1,34 @@
+"""The names of zoomq's Celery tasks and queues, written once.
+
+Processes that do not import the tasks (the receiver, other services speaking Celery)
+send by these names; the worker registers its tasks and routes under the same ones.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIONS_QUEUE",
+    "BULK_QUEUE",
+    "DOWNLOADS_QUEUE",
+    "EVENTS_QUEUE",
+    "EVENT_TASK",
+    "QUEUES",
+    "RUN_TASK",
+    "action_task_name",
+]
+
+#: One Zoom event in; one automation run out per automation that matches it.
+EVENT_TASK = "zoomq.events.handle"
+#: One automation run over one event.
+RUN_TASK = "zoomq.automations.run"
+
+EVENTS_QUEUE = "events"
+ACTIONS_QUEUE = "actions"
+DOWNLOADS_QUEUE = "downloads"
+BULK_QUEUE = "bulk"
+QUEUES = (EVENTS_QUEUE, ACTIONS_QUEUE, DOWNLOADS_QUEUE, BULK_QUEUE)
+
+
+def action_task_name(key: str) -> str:
+    """The task that runs one catalog action, e.g. ``zoomq.actions.getUser``."""
+    return f"zoomq.actions.{key}"
