@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -254,3 +255,24 @@ def test_configuring_twice_keeps_one_handler() -> None:
         second()
         first()
     assert root.handlers == before
+
+
+def test_uvicorns_own_handlers_are_taken_back(capsys: pytest.CaptureFixture[str]) -> None:
+    """A uvicorn logger left with its own non-propagating handler still reaches stderr as JSON."""
+    stray = logging.StreamHandler(sys.stdout)
+    uvicorn_logger = logging.getLogger("uvicorn")
+    saved = (uvicorn_logger.handlers[:], uvicorn_logger.propagate)
+    uvicorn_logger.handlers, uvicorn_logger.propagate = [stray], False
+    try:
+        restore = configure_logging("json", "INFO", cache=False)
+        try:
+            logging.getLogger("uvicorn.error").warning("GET /j/1?pwd=%s", SECRET)
+        finally:
+            restore()
+        assert uvicorn_logger.handlers == [stray]  # put back as it was
+    finally:
+        uvicorn_logger.handlers, uvicorn_logger.propagate = saved
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert json.loads(out.err)["logger"] == "uvicorn.error"
+    assert SECRET not in out.err

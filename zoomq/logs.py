@@ -218,6 +218,10 @@ def _level(level: str | int) -> int:
     return known[level.upper()]
 
 
+#: Loggers that libraries may have given handlers of their own (uvicorn's LOGGING_CONFIG).
+_OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(
     fmt: str = "auto", level: str | int = "INFO", *, cache: bool = True
 ) -> Callable[[], None]:
@@ -235,6 +239,13 @@ def configure_logging(
     root = logging.getLogger()
     previous = (root.handlers[:], root.level)
     quiet = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    # uvicorn's own dictConfig (applied by anything that ran uvicorn with its defaults in
+    # this process) gives its loggers handlers that do not propagate: take them back.
+    routed = {
+        name: (lg.handlers[:], lg.propagate)
+        for name in _OWN_HANDLER_LOGGERS
+        for lg in (logging.getLogger(name),)
+    }
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
@@ -263,6 +274,9 @@ def configure_logging(
     root.setLevel(number)
     for name in quiet:
         logging.getLogger(name).setLevel(number if number <= logging.DEBUG else logging.WARNING)
+    for name in routed:
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = [], True
 
     def restore() -> None:
         structlog.configure(**previous_config)
@@ -270,5 +284,8 @@ def configure_logging(
         root.setLevel(level_before)
         for name, saved in quiet.items():
             logging.getLogger(name).setLevel(saved)
+        for name, (handlers, propagate) in routed.items():
+            logger = logging.getLogger(name)
+            logger.handlers, logger.propagate = handlers, propagate
 
     return restore
