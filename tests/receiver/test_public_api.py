@@ -56,3 +56,20 @@ def test_receiver_never_imports_worker_or_tasks() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_receiver_never_loads_the_sandbox() -> None:
+    """Zoom's side of webhooks (catalog, sender, emitter) stays out of the production process."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    probe = (
+        "import sys, receiver.app; "
+        "print(','.join(m for m in sys.modules if m.startswith('zoomq.sandbox')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
