@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from celery import signals
 from celery.worker.consumer import Consumer
 from kombu.message import Message
 from redis import RedisError
@@ -55,20 +56,25 @@ def _queue(message: Message) -> str | None:
 
 
 class DeadLetteringConsumer(Consumer):
-    """Celery's consumer, dead-lettering what it would otherwise drop."""
+    """Celery's consumer, dead-lettering what it would otherwise drop.
+
+    Celery's own handlers log the whole message body ("full contents of the message
+    body"), which carries the task's arguments and so Zoom's tokens and passcodes: these
+    log one line without it, then acknowledge or reject as Celery does.
+    """
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
         if self._store_raw(message, exc, "undecodable"):
-            super().on_decode_error(message, exc)  # logs and acknowledges
+            message.ack()
 
     def on_invalid_task(self, body: Any, message: Message, exc: Exception) -> None:
         if self._store_raw(message, exc, "invalid"):
-            super().on_invalid_task(body, message, exc)  # logs and rejects
+            self._reject(message, exc)
 
     def on_unknown_message(self, body: Any, message: Message) -> None:
         error = ValueError("not a Celery task message (no task header)")
         if self._store_raw(message, error, "unknown_message"):
-            super().on_unknown_message(body, message)  # warns and rejects
+            self._reject(message, None)
 
     def on_unknown_task(self, body: Any, message: Message, exc: Exception) -> None:
         name = str((message.headers or {}).get("task") or "")
@@ -86,7 +92,15 @@ class DeadLetteringConsumer(Consumer):
                 "unknown_task",
             )
         if stored:
-            super().on_unknown_task(body, message, exc)  # logs, rejects, marks it failed
+            self._reject(message, exc)
+
+    def _reject(self, message: Message, exc: Exception | None) -> None:
+        message.reject_log_error(log, self._connection_errors())
+        signals.task_rejected.send(sender=self, message=message, exc=exc)
+
+    def _connection_errors(self) -> Any:
+        # (celery-types does not declare the consumer's connection_errors.)
+        return getattr(self, "connection_errors", ())
 
     def _store_raw(self, message: Message, exc: Exception, why: str) -> bool:
         return self._store(
@@ -106,18 +120,34 @@ class DeadLetteringConsumer(Consumer):
     def _store(
         self, message: Message, add: Callable[[DeadLetterStore], DeadLetter], why: str
     ) -> bool:
-        """Write the entry; False (the message requeued) if Redis refused it."""
+        """Write the entry; False (the message requeued) if Redis refused it.
+
+        Once dead-lettered, the message's ledger record is dropped: it has been handled,
+        and a ledger re-send would otherwise run it (re-encoded as JSON) while it sits in
+        the dead-letter store.
+        """
+        runtime = get_runtime(self.app)
         try:
-            entry = add(get_runtime(self.app).dlq)
+            entry = add(runtime.dlq)
         except RedisError as store_exc:
             log.error(  # noqa: TRY400 - no traceback: the message body may hold tokens
                 "message.requeued", why=why, store_error=type(store_exc).__name__
             )
-            # (celery-types does not declare the consumer's connection_errors.)
-            errors = getattr(self, "connection_errors", ())
-            message.reject_log_error(log, errors, requeue=True)
+            message.reject_log_error(log, self._connection_errors(), requeue=True)
             return False
-        log.error("message.dead_lettered", why=why, dlq_id=entry.id, task=entry.message.name)
+        task_id = (message.headers or {}).get("id")
+        if task_id:
+            try:
+                runtime.ledger.started(str(task_id))
+            except RedisError as ledger_exc:  # the entry is stored; a re-send is idempotent
+                log.warning("ledger.drop_failed", task_id=task_id, error=type(ledger_exc).__name__)
+        log.error(
+            "message.dead_lettered",
+            why=why,
+            dlq_id=entry.id,
+            task=entry.message.name,
+            content_type=message.content_type,
+        )
         return True
 
 

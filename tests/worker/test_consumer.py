@@ -12,12 +12,15 @@ import redis
 from kombu import Connection, Queue
 from kombu.exceptions import DecodeError
 from kombu.message import Message
+from structlog.testing import capture_logs
 
 from tasks.runtime import Runtime
 from worker.app import create_celery
 from worker.consumer import DeadLetteringConsumer
 from zoomq.redis_server import free_port
 from zoomq.runtime.dlq import UNDECODABLE, DeadLetterStore
+from zoomq.runtime.ledger import Ledger
+from zoomq.runtime.message import TaskMessage
 from zoomq.settings import Settings
 
 
@@ -128,3 +131,39 @@ def test_a_message_that_is_no_task_is_dead_lettered(redis_url: str) -> None:
         assert entry.error["message"].startswith("ValueError: not a Celery task message")
         assert message.acknowledged  # rejected without requeue: nothing left on the queue
         assert queue.get() is None
+
+
+def test_a_dead_lettered_message_leaves_the_ledger(
+    memory_message: tuple[Message, Queue], redis_url: str
+) -> None:
+    """Its ledger record is dropped, so a ledger sweep can never run it from the DLQ."""
+    message, _queue = memory_message
+    settings = Settings(_env_file=None, redis_url=redis_url)
+    app = create_celery(settings)
+    ledger = Ledger(redis.Redis.from_url(redis_url))
+    ledger.record(
+        TaskMessage(name="zoomq.events.handle", args=[], kwargs={}, task_id="evt-abc"), 0.0
+    )
+    assert ledger.count() == 1
+    consumer = object.__new__(DeadLetteringConsumer)
+    consumer.app = app
+    consumer.on_decode_error(message, DecodeError("Expecting value"))
+    assert DeadLetterStore(redis.Redis.from_url(redis_url)).get("evt-abc") is not None
+    assert ledger.count() == 0
+
+
+def test_the_consumer_never_logs_the_message_body(
+    memory_message: tuple[Message, Queue], redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Celery's handlers dump the body (arguments, tokens); this one logs without it."""
+    message, _queue = memory_message
+    app = create_celery(Settings(_env_file=None, redis_url=redis_url))
+    consumer = object.__new__(DeadLetteringConsumer)
+    consumer.app = app
+    consumer.connection_errors = ()
+    with capture_logs() as logs, caplog.at_level("DEBUG"):
+        consumer.on_invalid_task(None, message, ValueError("refused content"))
+    assert "not json" not in caplog.text
+    assert "not json" not in repr(logs)
+    assert [entry["event"] for entry in logs] == ["message.dead_lettered"]
+    assert message.acknowledged

@@ -190,3 +190,29 @@ def test_an_undecodable_entry_is_redacted_and_not_replayed(
     missing = runner.invoke(dlq_group, ["replay", "nope"], obj=settings)
     assert missing.exit_code == 1
     assert "no dead letter 'nope'" in missing.output
+
+
+def test_a_body_that_is_not_json_is_shown_as_its_size_and_digest(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A pickled body cannot be scrubbed as text: the redacted views show no byte of it."""
+    import pickle
+
+    secret = "LEAK-pickled-passcode"
+    body = pickle.dumps(({"userId": "me", "password": secret},))
+    DeadLetterStore(redis_client).add_undecodable(
+        body=body,
+        content_type="application/x-python-serialize",
+        content_encoding="binary",
+        headers={"id": "raw-pk", "task": "zoomq.actions.getUser"},
+        properties={},
+        error=ValueError("refused content"),
+    )
+    settings = Settings(_env_file=None, redis_url=redis_url)
+    runner = CliRunner()
+    for args in (["show", "raw-pk"], ["list", "--json"]):
+        result = runner.invoke(dlq_group, args, obj=settings)
+        assert result.exit_code == 0, result.output
+        assert secret not in result.output
+        assert "sha256" in result.output
+    assert secret in runner.invoke(dlq_group, ["show", "raw-pk", "--raw"], obj=settings).output

@@ -17,7 +17,6 @@ import redis
 
 from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.errors import ConfigurationError
-from zoomq.logs import redact_value
 from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.names import QUEUES
@@ -167,7 +166,7 @@ def dlq_list(settings: Settings, limit: int, as_json: bool, raw: bool) -> None:
         total = store.count()
     if as_json:
         for entry in entries:
-            data = entry.to_dict() if raw else redact_value(entry.to_dict())
+            data = entry.to_dict() if raw else entry.redacted()
             click.echo(json.dumps(data, default=str))
         return
     if not entries:
@@ -194,7 +193,7 @@ def dlq_show(settings: Settings, entry_id: str, raw: bool) -> None:
     if entry is None:
         fail(f"no dead letter {entry_id!r}")
         return
-    data = entry.to_dict() if raw else redact_value(entry.to_dict())
+    data = entry.to_dict() if raw else entry.redacted()
     click.echo(json.dumps(data, indent=2, default=str))
 
 

@@ -11,6 +11,7 @@ Redis layout: a hash ``id → JSON`` and a sorted set of ids by last failure tim
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from typing import Any, cast
 
 import redis
 
+from zoomq.logs import redact_value
 from zoomq.runtime.message import TaskMessage
 
 __all__ = ["UNDECODABLE", "DeadLetter", "DeadLetterStore"]
@@ -64,6 +66,24 @@ class DeadLetter:
             "last_at": self.last_at,
             "deaths": self.deaths,
         }
+
+    def redacted(self) -> dict[str, Any]:
+        """``to_dict`` with Zoom's secrets redacted, for every view but ``--raw``.
+
+        The raw body of an undecodable message is scrubbed as text only when it is JSON;
+        any other body (pickle, YAML, bytes) is shown as its size and digest, since no
+        text scrubber can find a token inside it.
+        """
+        data: dict[str, Any] = redact_value(self.to_dict())
+        raw = self.error.get("raw") if self.error.get("type") == UNDECODABLE else None
+        if not isinstance(raw, dict):
+            return data
+        body = raw.get("body")
+        if isinstance(body, str) and "json" not in str(raw.get("content_type") or ""):
+            encoded = body.encode("utf-8", "surrogateescape")
+            digest = hashlib.sha256(encoded).hexdigest()
+            data["error"]["raw"]["body"] = f"[{len(encoded)} bytes, sha256 {digest}; see --raw]"
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeadLetter:
