@@ -114,11 +114,9 @@ def broker_keys(app: Celery) -> BrokerKeys:
     sep = str(options.get("sep", Channel.sep))
     steps = sorted({int(p) for p in options.get("priority_steps", Channel.priority_steps)})
     names = [q.name for q in app.conf.task_queues or ()] or [app.conf.task_default_queue]
-    lists = tuple(
-        prefix + (name if step == 0 else f"{name}{sep}{step}") for name in names for step in steps
-    )
     unacked = prefix + str(options.get("unacked_key", Channel.unacked_key))
-    return BrokerKeys(lists=lists, unacked=unacked)
+    keys = BrokerKeys(lists=(), unacked=unacked, prefix=prefix, sep=sep, steps=tuple(steps))
+    return keys.with_queues(names)
 
 
 def _started(task_id: str | None = None, task: Any = None, **_: Any) -> None:

@@ -203,3 +203,18 @@ def test_a_revoked_or_unknown_task_leaves_the_ledger(
     _discarded(sender=app.tasks[TASK], request=SimpleNamespace(id="t-1"))
     _discarded(sender=SimpleNamespace(app=app), id="t-2", name="zoomq.actions.gone")
     assert ledger.count() == 0
+
+
+def test_a_message_waiting_in_a_queue_the_worker_does_not_consume_is_not_resent(
+    app: Celery, broker: BrokerKeys, redis_client: redis.Redis
+) -> None:
+    """A task sent with ``queue=`` to a list outside the worker's own is looked for there."""
+    app.send_task(TASK, args=[{"userId": "u"}], task_id="t-other", queue="otherq")
+    assert "otherq" not in broker.lists
+    assert redis_client.llen("otherq") == 1
+    now = [redis_client.time()[0] + 10_000.0]
+    ledger = _ledger(redis_client, now)
+    for _ in range(3):
+        assert ledger.sweep(30, broker, settle=0).resend == []
+        now[0] += 31
+    assert ledger.suspects() == 0

@@ -25,7 +25,7 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import redis
@@ -80,10 +80,30 @@ return out
 
 @dataclass(frozen=True)
 class BrokerKeys:
-    """Where kombu's Redis transport keeps messages: queue lists (every priority) and unacked."""
+    """Where kombu's Redis transport keeps messages: queue lists (every priority) and unacked.
+
+    ``lists`` are the worker's own queues; a record naming another queue (a task sent with
+    ``queue=``, consumed by some other worker) has that queue's lists scanned too, named
+    the way kombu names them (``prefix`` + queue, then ``sep`` + priority step).
+    """
 
     lists: tuple[str, ...]
     unacked: str = "unacked"
+    prefix: str = ""
+    sep: str = "\x06\x16"
+    steps: tuple[int, ...] = (0, 3, 6, 9)
+
+    def lists_of(self, queue: str) -> tuple[str, ...]:
+        """Every priority list of ``queue``."""
+        return tuple(
+            self.prefix + (queue if step == 0 else f"{queue}{self.sep}{step}")
+            for step in self.steps
+        )
+
+    def with_queues(self, queues: Iterable[str]) -> BrokerKeys:
+        """These keys plus the lists of ``queues``."""
+        extra = [k for q in sorted(set(queues)) for k in self.lists_of(q) if k not in self.lists]
+        return replace(self, lists=(*self.lists, *extra)) if extra else self
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,8 @@ class Ledger:
         ids = self.overdue(due_before, limit)
         if not ids:
             return SweepResult()
+        named = {m.queue for m in self.entries(ids) if m is not None and m.queue}
+        broker = broker.with_queues(named)
         began = self.clock()
         present = self.present(set(ids), broker)
         if present is None:
