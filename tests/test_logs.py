@@ -276,3 +276,39 @@ def test_uvicorns_own_handlers_are_taken_back(capsys: pytest.CaptureFixture[str]
     assert out.out == ""
     assert json.loads(out.err)["logger"] == "uvicorn.error"
     assert SECRET not in out.err
+
+
+def test_key_value_pairs_are_redacted_by_their_name() -> None:
+    """rawRequest's list-form headers and query parameters, and header tuples, by name."""
+    data = {
+        "headers": [{"key": "X-Api-Key", "value": SECRET}, {"key": "Accept", "value": "json"}],
+        "queryParams": [{"key": "access_token", "value": SECRET}, {"name": "pwd", "value": 1}],
+        "raw_headers": [(b"set-cookie", SECRET.encode()), ("content-type", "json")],
+    }
+    out = redact_value(data)
+    assert SECRET not in repr(out)
+    assert out["headers"][1] == {"key": "Accept", "value": "json"}
+    assert out["queryParams"][1] == {"name": "pwd", "value": REDACTED}
+    assert out["raw_headers"][1] == ("content-type", "json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{{'tokens': ['{SECRET}', 'L2']}}",
+        f'"tokens": ["{SECRET}", "L2"]',
+        f"{{'passcode': b'{SECRET}'}}",
+        f"[(b'set-cookie', b'cred={SECRET}'), (b'content-type', b'json')]",
+        f"('x-zm-signature', 'v0={SECRET}')",
+        f"(('password', '{SECRET}'),)",
+        f"password='{SECRET}'",
+        f'Request(password="{SECRET} more")',
+        f'{{\\"password\\": \\"{SECRET}\\"}}',
+        f"redis://:{SECRET}@127.0.0.1:6379/0",
+        f"https://user:{SECRET}@proxy.example.com/x",
+        f"{{'password': 'it\\'s {SECRET}', 'topic': 'T'}}",
+    ],
+)
+def test_text_shapes_that_carry_a_secret_are_scrubbed(text: str) -> None:
+    """Lists, byte strings, tuple pairs, quoted bare values, escaped JSON and URL userinfo."""
+    assert SECRET not in scrub_text(text)

@@ -77,13 +77,19 @@ _LITERAL = re.compile(r"(?i)(?:true|false|null|none)$")
 # ?pwd=... &zak=... #access_token=... in a URL (download URLs, join and start URLs).
 _QUERY_KEY = re.compile(rf"[?&#]({_NAME})=")
 _QUERY_VALUE = re.compile(r"[^&#?\s\"'<>]+")
-# 'download_token': 'abc' / "passcode": 123 inside a repr or JSON text.
-_QUOTED_KEY = re.compile(rf"""(['"])({_NAME})\1\s*[:=]\s*""")
-_QUOTED_VALUE = re.compile(r"""(['"])(?:\\.|(?!\1).)+\1|[^\s,}\])'"]+""")
-# password=abc, Authorization: Bearer abc, X-Api-Key: abc outside quotes.
+# 'download_token': 'abc' / "passcode": 123 / \"pwd\": \"x\" (JSON inside a JSON string).
+_QUOTED_KEY = re.compile(rf"""(\\?['"])({_NAME})\1\s*[:=]\s*""")
+# ('x-zm-signature', 'v0=...') / (b'set-cookie', b'...'): a pair in a tuple or list repr.
+_PAIR_KEY = re.compile(rf"""[(\[]\s*[bu]?(['"])({_NAME})\1\s*,\s*""")
+# password=abc, password='a b', Authorization: Bearer abc, X-Api-Key: abc outside quotes.
 _BARE_KEY = re.compile(rf"(?<![\w'\".-])({_NAME})\s*[:=]\s*")
 _BARE_VALUE = re.compile(r"(?:(?:bearer|basic|digest|token)\s+)?[^\s&,;'\"]+", re.I)
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# scheme://user:password@host (Redis URLs, proxies).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)([^/\s@'\"]+)(@)")
+_CLOSE = {"[": "]", "(": ")", "{": "}"}
+# An unquoted value after a quoted key: a number, a literal, a bare word.
+_QUOTED_BARE = re.compile(r"""[^\s,}\])'"\\]+""")
 
 
 def _normalise(name: str) -> str:
@@ -100,8 +106,61 @@ def is_secret_key(name: str) -> bool:
     return any(word in flat for word in _SECRET_WORDS)
 
 
+def _quoted_end(text: str, pos: int) -> int | None:
+    """End of the string literal at ``pos`` (``'...'``, ``b"..."``, ``\\"...\\"``), or None."""
+    start = pos + 1 if text[pos : pos + 1] in ("b", "u", "r", "B", "U", "R") else pos
+    if text.startswith('\\"', start):
+        end = text.find('\\"', start + 2)
+        return None if end < 0 else end + 2
+    quote = text[start : start + 1]
+    if quote not in ("'", '"'):
+        return None
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == quote:
+            return i + 1
+        else:
+            i += 1
+    return None
+
+
+def _bracketed_end(text: str, pos: int) -> int | None:
+    """End of the bracketed list, tuple or mapping at ``pos`` (quotes respected), or None."""
+    stack = [_CLOSE[text[pos]]]
+    i = pos + 1
+    while i < len(text) and stack:
+        char = text[i]
+        if char in "'\"":
+            end = _quoted_end(text, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        if char in _CLOSE:
+            stack.append(_CLOSE[char])
+        elif char == stack[-1]:
+            stack.pop()
+        i += 1
+    return i if not stack else None
+
+
+def _value_end(text: str, pos: int, bare: re.Pattern[str]) -> int | None:
+    """Where the value starting at ``pos`` ends: a literal, a bracketed whole, or ``bare``."""
+    if pos >= len(text):
+        return None
+    if text[pos] in _CLOSE:
+        return _bracketed_end(text, pos)
+    end = _quoted_end(text, pos)
+    if end is not None:
+        return end
+    found = bare.match(text, pos)
+    return found.end() if found else None
+
+
 def _redact_values(
-    text: str, key: re.Pattern[str], value: re.Pattern[str], secret: Callable[[str], bool]
+    text: str, key: re.Pattern[str], bare: re.Pattern[str], secret: Callable[[str], bool]
 ) -> str:
     """Replace the value after every key whose name (its last group) ``secret`` accepts."""
     out: list[str] = []
@@ -109,15 +168,16 @@ def _redact_values(
     for found in key.finditer(text):
         if found.start() < pos or not secret(found.group(found.lastindex or 0)):
             continue
-        val = value.match(text, found.end())
-        if val is None:
+        end = _value_end(text, found.end(), bare)
+        if end is None:
             continue
-        raw = val.group(0)
-        quote = raw[0] if raw[0] in "'\"" and len(raw) > 1 and raw[-1] == raw[0] else ""
-        if raw == REDACTED or raw == quote * 2 or (not quote and _LITERAL.match(raw)):
+        raw = text[found.end() : end]
+        if raw == REDACTED or _LITERAL.match(raw) or raw in ("''", '""', "[]", "()", "{}"):
             continue
-        out += [text[pos : val.start()], f"{quote}{REDACTED}{quote}"]
-        pos = val.end()
+        quote = raw[-1] if raw[-1] in "'\"" and len(raw) > 1 else ""
+        quote = "\\" + quote if quote and raw.endswith("\\" + quote) else quote
+        out += [text[pos : found.end()], f"{quote}{REDACTED}{quote}"]
+        pos = end
     return "".join([*out, text[pos:]])
 
 
@@ -127,10 +187,13 @@ def _in_url(name: str) -> bool:
 
 def scrub_text(text: str) -> str:
     """The text with secrets inside it replaced: URL parameters, pairs, bearer values."""
+    if ("(" in text or "[" in text) and "," in text:  # ('set-cookie', '...') pairs
+        text = _redact_values(text, _PAIR_KEY, _QUOTED_BARE, is_secret_key)
     if "=" not in text and ":" not in text and "earer" not in text:
         return text  # the common case: nothing that could carry a pair or a credential
     text = _redact_values(text, _QUERY_KEY, _QUERY_VALUE, _in_url)
-    text = _redact_values(text, _QUOTED_KEY, _QUOTED_VALUE, is_secret_key)
+    text = _USERINFO.sub(r"\1" + REDACTED + r"\3", text)
+    text = _redact_values(text, _QUOTED_KEY, _QUOTED_BARE, is_secret_key)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     text = _header_lines(text)
     return _redact_values(text, _BARE_KEY, _BARE_VALUE, is_secret_key)
@@ -160,17 +223,36 @@ def redact_value(value: Any, *, _depth: int = 0, _secret: bool = False) -> Any:
         if _depth >= _MAX_DEPTH:
             return REDACTED
         if isinstance(value, Mapping):
+            named = _named_secret(value)  # {"key": "X-Api-Key", "value": "..."}
             return {
                 k: redact_value(
                     v,
                     _depth=_depth + 1,
-                    _secret=_secret or (isinstance(k, str) and is_secret_key(k)),
+                    _secret=_secret
+                    or (isinstance(k, str) and is_secret_key(k))
+                    or (named and k == "value"),
                 )
                 for k, v in value.items()
             }
+        if isinstance(value, tuple) and len(value) == 2 and _is_secret_name(value[0]):
+            return (value[0], redact_value(value[1], _depth=_depth + 1, _secret=True))
         items = [redact_value(v, _depth=_depth + 1, _secret=_secret) for v in value]
         return tuple(items) if isinstance(value, tuple) else items
     return _redact_scalar(value, secret=_secret)
+
+
+def _is_secret_name(name: Any) -> bool:
+    if isinstance(name, bytes | bytearray):
+        name = name.decode("utf-8", "replace")
+    return isinstance(name, str) and is_secret_key(name)
+
+
+def _named_secret(mapping: Mapping[Any, Any]) -> bool:
+    """A ``{"key"|"name": NAME, "value": ...}`` pair (rawRequest's headers and query
+    parameters, as the reference component takes them) whose NAME is secret."""
+    if "value" not in mapping or len(mapping) > 3:
+        return False
+    return _is_secret_name(mapping.get("key", mapping.get("name")))
 
 
 def _redact_scalar(value: Any, *, secret: bool) -> Any:
