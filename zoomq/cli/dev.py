@@ -159,7 +159,6 @@ def _sandbox_env(sandbox_url: str) -> dict[str, str]:
         "ZOOM_API_BASE_URL": f"{sandbox_url}/v2",
         "ZOOM_OAUTH_TOKEN_URL": f"{sandbox_url}/oauth/token",
         "ZOOM_OAUTH_AUTHORIZE_URL": f"{sandbox_url}/oauth/authorize",
-        "ZOOM_API_HOSTS": '["127.0.0.1"]',
     }
 
 

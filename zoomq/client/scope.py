@@ -29,10 +29,12 @@ __all__ = ["ApiScope", "Origin", "UnsafeURL", "check_path", "parse_origin"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Regional API hosts (ZOOM_API.md: ``api-{eu,au,ca,in,sa,sg,uk,us}.zoom.us``).
-_ZOOM_HOST = re.compile(r"api(-[a-z]{2})?\.zoom\.us")
+# Zoom's global and regional API hosts (ZOOM_API.md §1: the token response's api_url).
+_ZOOM_HOST = re.compile(r"api(-(eu|au|ca|in|sa|sg|uk|us))?\.zoom\.us")
 _ZOOM_BASE_PATH = "/v2"
 #: An encoded dot, slash or backslash: a server may decode it into a path step.
-_ENCODED_STEP = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
+# Encoded dots, slashes, backslashes and semicolons (``..%3B`` is ``..;`` once decoded).
+_ENCODED_STEP = re.compile(r"%(2e|2f|5c|3b)", re.IGNORECASE)
 _BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
 
 
