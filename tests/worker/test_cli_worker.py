@@ -100,3 +100,37 @@ def test_worker_refuses_a_bad_rules_file(
     result = CliRunner().invoke(worker_command, [])
     assert result.exit_code == 2
     assert "rule 'x' (#1): action: 'sendFax' is not an action of the catalog" in result.output
+
+
+def test_zoomq_worker_prints_nothing_on_stdout(redis_url: str) -> None:
+    """Celery's banner would land on stdout; `zoomq worker` keeps stdout for results only."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "REDIS_URL": redis_url, "ZOOMQ_LOG_FORMAT": "json"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoomq", "worker", "--pool", "solo", "-Q", "bulk"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 30
+        # The worker is consuming once its Celery consumer has registered in Redis.
+        while time.monotonic() < deadline and not client.keys("_kombu.binding.bulk"):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.1)
+        assert client.keys("_kombu.binding.bulk")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert out == ""
+    assert "zoomq worker: pool=solo" in err

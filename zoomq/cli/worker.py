@@ -6,7 +6,11 @@ command runs, so the rest of the CLI does not pay for Celery at start-up.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -85,9 +89,19 @@ def worker_command(
         concurrency=concurrency,
         queues=names,
         loglevel=(loglevel or settings.zoomq_log_level).upper(),
+        quiet=True,  # Celery's banner goes to stdout; the line above says what matters
     )
+    _stdout_to_stderr()
     worker.start()
     raise SystemExit(worker.exitcode)
+
+
+def _stdout_to_stderr() -> None:
+    """A worker has no result to print: Celery's shutdown notices (written to the
+    process's original stdout) go to stderr with the logs, and stdout stays empty."""
+    # Not real files under a test runner: nothing to redirect.
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
 
 # -- dead letters ---------------------------------------------------------------------
