@@ -10,6 +10,8 @@ token or state writes nothing to Redis.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from typing import Any, Literal
@@ -52,7 +54,18 @@ _BAD_LINK = (
     "token is unknown, expired or already used: run `zoomq connections install NAME` for a new link"
 )
 
+_OTHER_BROWSER = (
+    "this install was started in another browser: open the link from "
+    "`zoomq connections install NAME` and finish it in the same browser"
+)
+#: Binds a started install to the browser that opened the link (HttpOnly, this path only).
+BROWSER_COOKIE = "zoomq_oauth_install"
+
 Outcome = Literal["installed", "exists", "busy"]
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _error(status: int, error: str) -> Response:
@@ -97,8 +110,14 @@ class _OAuthInstall:
         # Zoom requires the same redirect_uri at the token exchange: store the one used.
         redirect_uri = conn.redirect_uri or str(request.url_for("oauth_callback"))
         state = secrets.token_urlsafe(32)
+        browser = secrets.token_urlsafe(32)  # the callback must come back to this browser
         record = json.dumps(
-            {"connection": name, "redirect_uri": redirect_uri, "replace": grant.replace}
+            {
+                "connection": name,
+                "redirect_uri": redirect_uri,
+                "replace": grant.replace,
+                "browser": _digest(browser),
+            }
         )
         try:
             await runtime.redis.set(
@@ -118,7 +137,17 @@ class _OAuthInstall:
             }
         )
         separator = "&" if "?" in authorize else "?"
-        return RedirectResponse(f"{authorize}{separator}{query}", status_code=302)
+        response = RedirectResponse(f"{authorize}{separator}{query}", status_code=302)
+        response.set_cookie(
+            BROWSER_COOKIE,
+            browser,
+            max_age=runtime.config.oauth_state_ttl,
+            path=CALLBACK_PATH,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",  # sent on Zoom's top-level redirect back to the callback
+        )
+        return response
 
     def _exchange(self, conn: Connection, code: str, redirect_uri: str, replace: bool) -> Outcome:
         """Store the code's tokens, unless the connection has some and ``replace`` is off."""
@@ -149,14 +178,23 @@ class _OAuthInstall:
             return _error(400, "unknown or expired state")
         if runtime.redis is None:
             return _error(503, "not started")
+        key = state_key(self.prefix, state)
         try:
-            raw: Any = await runtime.redis.getdel(state_key(self.prefix, state))
+            raw: Any = await runtime.redis.get(key)
+            if raw is None:
+                return _error(400, "unknown or expired state")
+            record = json.loads(raw)
+            # A state seen elsewhere (a log, a shared screen) cannot finish the install from
+            # another browser, and a refused attempt does not spend the operator's state.
+            cookie = request.cookies.get(BROWSER_COOKIE, "")
+            if not hmac.compare_digest(_digest(cookie), str(record.get("browser", ""))):
+                log.warning("oauth_callback_refused", reason="other browser")
+                return _error(403, _OTHER_BROWSER)
+            if await runtime.redis.getdel(key) is None:  # another request just used it
+                return _error(400, "unknown or expired state")
         except RedisError as exc:
             log.warning("oauth_callback_failed", error=type(exc).__name__)
             return _error(503, "state store unavailable")
-        if raw is None:
-            return _error(400, "unknown or expired state")
-        record = json.loads(raw)
         name = str(record["connection"])
         conn = runtime.connections.get(name)
         if conn is None or conn.type is not ConnectionType.OAUTH:

@@ -99,11 +99,11 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
             stop_worker(process)
 
 
-def consent(link: str) -> str:
+def consent(browser: httpx.Client, link: str) -> str:
     """Open a link and pass Zoom's consent page: the callback URL the browser is sent to."""
-    install = httpx.get(link, timeout=10)
+    install = browser.get(link)
     assert install.status_code == 302, install.text
-    authorize = httpx.get(install.headers["location"], timeout=10)
+    authorize = browser.get(install.headers["location"])
     assert authorize.status_code == 302, authorize.text
     return str(authorize.headers["location"])
 
@@ -137,7 +137,12 @@ def test_operator_link_installs_once_and_never_replaces_silently(
     assert "already used" in again.json()["error"]
     assert sorted(redis_client.keys("*")) == before
 
-    kept = httpx.get(consent(early), timeout=10)
+    with httpx.Client(timeout=10) as browser:
+        callback_url = consent(browser, early)
+        elsewhere = httpx.get(callback_url, timeout=10)  # the state alone, another browser
+        assert elsewhere.status_code == 403
+        assert "another browser" in elsewhere.json()["error"]
+        kept = browser.get(callback_url)
     assert kept.status_code == 409
     assert "--replace" in kept.json()["error"]
     assert redis_client.get(TOKENS) == tokens

@@ -280,3 +280,31 @@ def test_grant_needs_a_known_oauth_connection(
     s2s = receiver.get("/oauth/zoom/install", params={"token": grant(redis_client, "team")})
     assert s2s.status_code == 400
     assert redis_client.dbsize() == 0
+
+
+def test_a_state_cannot_finish_the_install_from_another_browser(
+    receiver: httpx.Client, redis_client: redis.Redis
+) -> None:
+    """Whoever sees the state (a log, a screen) but lacks the install's cookie gets 403,
+    stores nothing and leaves the state for the operator's own browser."""
+    callback = consent(receiver, grant(redis_client))
+    with httpx.Client(base_url=str(receiver.base_url), timeout=10) as other:
+        refused = other.get(callback)
+        forged = other.get(callback, headers={"Cookie": "zoomq_oauth_install=guessed"})
+    for response in (refused, forged):
+        assert response.status_code == 403
+        assert "another browser" in response.json()["error"]
+    assert redis_client.get("zoomq:oauth:oauthapp") is None
+    assert receiver.get(callback).status_code == 200
+    assert redis_client.get("zoomq:oauth:oauthapp") is not None
+
+
+def test_the_install_cookie_is_httponly_and_scoped_to_the_callback(
+    receiver: httpx.Client, redis_client: redis.Redis
+) -> None:
+    """The browser binding is not readable by scripts and is sent only to the callback."""
+    response = receiver.get("/oauth/zoom/install", params={"token": grant(redis_client)})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "path=/oauth/zoom/callback" in cookie
+    assert "samesite=lax" in cookie
