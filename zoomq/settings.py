@@ -212,7 +212,11 @@ class Settings(BaseSettings):
             if name is None and len(conns) == 1:
                 return next(iter(conns.values()))
             known = ", ".join(sorted(conns)) or "none configured"
-            raise ConfigurationError(f"unknown connection {key!r} (known: {known})")
+            raise ConfigurationError(
+                f"unknown connection {key!r} (known: {known}); configure one with "
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, with "
+                "`zoomq connections add`, or run `zoomq dev` for the sandbox"
+            )
         return conns[key]
 
     def api_base_url(self, conn: Connection) -> str:

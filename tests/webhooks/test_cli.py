@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.webhooks.conftest import SECRET, LoopbackZoom, Reply
@@ -18,23 +19,36 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def run_split(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr apart."""
+    result = CliRunner().invoke(webhook_group, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
 def test_send_delivers_and_exits_0(loopback: LoopbackZoom) -> None:
-    """A delivered event prints its attempt and a final line, and exits 0."""
+    """A delivered event prints its attempt and a final line on stderr, the result on stdout."""
     url, endpoint = loopback.endpoint(200)
-    code, output = run("send", "meeting.created", "--to", url, "--secret", SECRET)
-    assert code == 0, output
-    assert "attempt 1: HTTP 200" in output
-    assert output.strip().splitlines()[-1] == "delivered meeting.created after 1 attempt"
+    code, out, err = run_split("send", "meeting.created", "--to", url, "--secret", SECRET)
+    assert code == 0, out + err
+    assert "attempt 1: HTTP 200" in err
+    assert err.strip().splitlines()[-1] == "delivered meeting.created after 1 attempt"
+    summary = json.loads(out)
+    assert summary["delivered"] is True
+    assert summary["event"] == "meeting.created"
+    assert summary["url"] == url
+    assert summary["attempts"] == 1
+    assert summary["status"] == 200
     assert endpoint.deliveries[0].failure is None
-    assert SECRET not in output
+    assert SECRET not in out + err
 
 
 def test_send_prints_every_retry(loopback: LoopbackZoom) -> None:
     """Each attempt gets its own line as it happens, with the wait before the next one."""
     url, _ = loopback.endpoint(500, 502, 200)
-    code, output = run("send", "user.created", "--to", url, "--secret", SECRET, *FAST)
-    assert code == 0, output
-    lines = output.strip().splitlines()
+    code, out, err = run_split("send", "user.created", "--to", url, "--secret", SECRET, *FAST)
+    assert code == 0, out + err
+    assert json.loads(out)["attempts"] == 3
+    lines = err.strip().splitlines()
     assert lines[1].startswith("attempt 1: HTTP 500")
     assert "retrying in 0.03 s" in lines[1]
     assert lines[2].startswith("attempt 2: HTTP 502")
@@ -48,6 +62,32 @@ def test_send_exits_1_when_not_delivered(loopback: LoopbackZoom) -> None:
     code, output = run("send", "meeting.deleted", "--to", url, "--secret", SECRET, *FAST)
     assert code == 1
     assert "not retried" in output
+
+
+def test_send_names_the_refusal_reason(loopback: LoopbackZoom) -> None:
+    """A 4xx answer's reason from the body is in the message and in the result."""
+    url, _ = loopback.endpoint(Reply(status=401, body={"error": "bad_signature"}))
+    code, out, err = run_split("send", "meeting.created", "--to", url, "--secret", SECRET)
+    assert code == 1
+    assert "HTTP 401: bad_signature; not retried" in err
+    assert json.loads(out)["reason"] == "bad_signature"
+
+
+def test_empty_or_missing_secret_exits_2_naming_it(
+    loopback: LoopbackZoom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--secret ""` (an unset variable pasted) or no secret at all: exit 2 naming --secret."""
+    monkeypatch.chdir(tmp_path)  # no .env, no dev state file
+    url, endpoint = loopback.endpoint(200)
+    env = {"ZOOM_WEBHOOK_SECRET_TOKEN": ""}
+    for args in (["--secret", ""], ["--secret", "  "], []):
+        for command in (["send", "meeting.created"], ["validate"]):
+            result = CliRunner().invoke(webhook_group, [*command, "--to", url, *args], env=env)
+            assert result.exit_code == 2, (args, result.output)
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+            assert "--secret" in result.output
+            assert "ZOOM_WEBHOOK_SECRET_TOKEN" in result.output
+    assert endpoint.deliveries == []
 
 
 def test_secret_comes_from_the_environment(loopback: LoopbackZoom) -> None:

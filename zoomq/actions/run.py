@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,11 +32,23 @@ def parse_input(action: Action, data: Mapping[str, Any]) -> ActionInput:
         return action.input.model_validate(dict(data))
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "input", "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"]) or "input", "message": _message(action, e)}
             for e in exc.errors()
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidInput(f"invalid input for {action.key}: {summary}", errors) from None
+
+
+def _message(action: Action, error: Any) -> str:
+    """Pydantic's message; for an unknown top-level field, the closest known name too."""
+    message = str(error["msg"])
+    loc = error["loc"]
+    if error["type"] == "extra_forbidden" and len(loc) == 1:
+        known = [info.alias or name for name, info in action.input.model_fields.items()]
+        close = difflib.get_close_matches(str(loc[0]), known, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]}?"
+    return message
 
 
 def collect_pages(

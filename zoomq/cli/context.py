@@ -13,18 +13,21 @@ import click
 import redis
 from pydantic import ValidationError
 
+from zoomq.cli.devstate import read_live_state
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.logs import configure_logging
 from zoomq.settings import Settings
 
 __all__ = [
+    "current_settings",
     "fail",
     "load_settings",
     "open_client",
     "open_redis",
     "pass_settings",
     "setup_logging",
+    "with_dev_state",
     "zoom_errors",
 ]
 
@@ -67,7 +70,7 @@ def setup_logging(ctx: click.Context) -> None:
                 if field in _LOG_SETTINGS:
                     fail(f"setting {field.upper()}: {error['msg']}", 2)
         else:
-            root.obj = settings
+            settings = root.obj = with_dev_state(settings, ctx)
     fmt, level = (
         (settings.zoomq_log_format, settings.zoomq_log_level) if settings else ("auto", "INFO")
     )
@@ -80,12 +83,55 @@ def pass_settings(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        root = ctx.find_root()
-        if not isinstance(root.obj, Settings):
-            root.obj = load_settings()
-        return fn(root.obj, *args, **kwargs)
+        return fn(current_settings(ctx), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def current_settings(ctx: click.Context) -> Settings:
+    """The ``Settings`` built once per invocation (built now if nothing has yet)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = with_dev_state(load_settings(), ctx)
+    return root.obj
+
+
+#: Settings whose presence (environment or .env) means the user configured zoomq themselves.
+_CONFIGURED = frozenset(
+    {
+        "zoom_account_id",
+        "zoom_client_id",
+        "zoom_client_secret",
+        "zoom_api_base_url",
+        "zoom_oauth_token_url",
+        "redis_url",
+        "zoomq_connections_file",
+    }
+)
+
+
+def with_dev_state(settings: Settings, ctx: click.Context) -> Settings:
+    """``settings``, or, when nothing is configured and a ``zoomq dev`` runs here, its stack's.
+
+    ``zoomq dev`` gives its sandbox credentials and private Redis only to its children; this
+    lets a second terminal's ``zoomq action`` or ``zoomq dlq list`` reach the same stack
+    instead of failing, or worse, silently using another Redis on the default port. The
+    values come in as init arguments: the settings object itself reads only the environment.
+    """
+    running_dev = "dev" in (ctx.find_root().invoked_subcommand, ctx.command.name)
+    if running_dev or settings.model_fields_set & _CONFIGURED:
+        return settings
+    state = read_live_state()
+    if state is None:
+        return settings
+    try:
+        from_dev = Settings(**state.settings)
+    except ValidationError:
+        return settings  # not a state file this version wrote; ignore it as if stale
+    click.echo(
+        f"note: using the running `zoomq dev` stack (pid {state.pid}, {state.path})", err=True
+    )
+    return from_dev
 
 
 @contextmanager

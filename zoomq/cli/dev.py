@@ -8,19 +8,24 @@ as a child dies, and Ctrl-C, SIGTERM or SIGHUP (or its own death) stops all of i
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any, NamedTuple
 
 import click
 import httpx
 
 from zoomq.cli.context import fail, pass_settings, zoom_errors
+from zoomq.cli.devstate import remove_state, write_state
 from zoomq.errors import ConfigurationError
 from zoomq.processes import (
     exit_status,
@@ -33,7 +38,7 @@ from zoomq.processes import (
 from zoomq.redis_server import RedisServer, free_port
 from zoomq.settings import Settings
 
-__all__ = ["dev_command"]
+__all__ = ["dev_command", "zoomq_command"]
 
 SANDBOX = {
     "ZOOM_ACCOUNT_ID": "sandbox-account",
@@ -144,13 +149,50 @@ def _wait_ready(
     raise ConfigurationError(f"the {name} did not answer at {url} within {timeout:.0f}s")
 
 
-def _webhook_secret(settings: Settings, env: dict[str, str]) -> tuple[str, str]:
-    """The secret for the children's environment; what to print of it, and how to pass it."""
-    if settings.zoom_webhook_secret_token is not None:  # configured: never printed
-        return "from ZOOM_WEBHOOK_SECRET_TOKEN", '"$ZOOM_WEBHOOK_SECRET_TOKEN"'
+class _Ports(NamedTuple):
+    receiver: int
+    sandbox: int
+
+
+def _webhook_secret(settings: Settings, env: dict[str, str]) -> tuple[str, str | None]:
+    """The secret for the children's environment; what to print of it, and the generated one.
+
+    A configured secret is never printed nor written to the state file: ``zoomq webhook
+    send`` finds it where the user configured it.
+    """
+    if settings.zoom_webhook_secret_token is not None:
+        return "from ZOOM_WEBHOOK_SECRET_TOKEN", None
     generated = secrets.token_urlsafe(24)  # made here, so printing it gives nothing away
     env["ZOOM_WEBHOOK_SECRET_TOKEN"] = generated
-    return f"{generated} (generated)", f"'{generated}'"
+    return f"{generated} (generated)", generated
+
+
+def zoomq_command(cwd: Path | None = None) -> str:
+    """How to run this very ``zoomq`` from a shell in ``cwd``: ``zoomq`` if that is what PATH
+    finds, else its path (relative when inside ``cwd``), as a Quickstart venv is not active."""
+    argv0 = sys.argv[0]
+    if argv0.endswith("__main__.py"):  # python -m zoomq: the venv's own script, if any
+        found: str | None = str(Path(sys.executable).parent / "zoomq")
+    else:
+        found = shutil.which(argv0) if os.sep not in argv0 else argv0
+    if found is None or not Path(found).is_file():
+        return f"{shlex.quote(sys.executable)} -m zoomq"
+    on_path = shutil.which("zoomq")
+    if on_path is not None and Path(on_path).resolve() == Path(found).resolve():
+        return "zoomq"
+    path = Path(os.path.abspath(found))
+    base = Path(os.path.abspath(cwd or Path.cwd()))
+    if path.is_relative_to(base):
+        return shlex.quote(str(path.relative_to(base)))  # has a slash: never a PATH lookup
+    return shlex.quote(str(path))
+
+
+def _state_settings(env: dict[str, str], sandbox_env: dict[str, str]) -> dict[str, Any]:
+    """What a second terminal needs of this stack, as ``Settings`` field values."""
+    values: dict[str, Any] = {"redis_url": env["REDIS_URL"]}
+    for name, value in sandbox_env.items():
+        values[name.lower()] = json.loads(value) if name == "ZOOM_API_HOSTS" else value
+    return values
 
 
 def _sandbox_env(sandbox_url: str) -> dict[str, str]:
@@ -195,19 +237,33 @@ def dev_command(
     )
     try:
         with zoom_errors():
-            _check_free(port, "--port")
             use_sandbox = not (settings.zoom_client_id and settings.zoom_client_secret)
+            if use_sandbox and port == sandbox_port:
+                raise ConfigurationError(
+                    f"--port and --sandbox-port are both {port}: the receiver and the "
+                    "sandbox Zoom need a port each; give them different ones"
+                )
+            _check_free(port, "--port")
             if use_sandbox:
                 _check_free(sandbox_port, "--sandbox-port")
             redis_server.start()
             assert redis_server.process is not None
             children.watch("redis-server", redis_server.process)
-            _run(children, settings, redis_server, port, sandbox_port, use_sandbox, exit_after)
+            _run(
+                children,
+                settings,
+                redis_server,
+                _Ports(port, sandbox_port),
+                use_sandbox,
+                exit_after,
+                data_dir / "dev.json",
+            )
     except _Stopped as stopped:
         click.echo(f"\nzoomq dev: {stopped}, stopping…", err=True)
     except _ChildExited as exited:
         fail(f"{exited}; stopping the rest")
     finally:
+        remove_state(data_dir / "dev.json")  # first: the stack it describes is going away
         children.stop(keep=redis_server.process)
         redis_server.stop()
 
@@ -216,42 +272,54 @@ def _run(
     children: _Children,
     settings: Settings,
     redis_server: RedisServer,
-    port: int,
-    sandbox_port: int,
+    ports: _Ports,
     use_sandbox: bool,
     exit_after: float | None,
+    state_file: Path,
 ) -> None:
     env = dict(os.environ)
     env["REDIS_URL"] = redis_server.url
-    secret_line, secret_arg = _webhook_secret(settings, env)
-    hook = f"http://127.0.0.1:{port}/webhooks/zoom"
+    secret_line, generated = _webhook_secret(settings, env)
+    hook = f"http://127.0.0.1:{ports.receiver}/webhooks/zoom"
     python = [sys.executable, "-m", "zoomq"]
+    sandbox_env: dict[str, str] = {}
     if use_sandbox:
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        env.update(_sandbox_env(sandbox_url))
+        sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
+        sandbox_env = _sandbox_env(sandbox_url)
+        env.update(sandbox_env)
         # The sandbox tells the receiver about changes it makes, as Zoom would.
         sandbox = children.spawn(
             "sandbox",
-            [*python, "sandbox", "--port", str(sandbox_port), "--webhook-url", hook],
+            [*python, "sandbox", "--port", str(ports.sandbox), "--webhook-url", hook],
             env,
         )
-        _wait_ready(children, "sandbox", sandbox, sandbox_port, "/_sandbox/state")
+        _wait_ready(children, "sandbox", sandbox, ports.sandbox, "/_sandbox/state")
     receiver = children.spawn(
-        "receiver", [*python, "receiver", "--host", "127.0.0.1", "--port", str(port)], env
-    )
-    _wait_ready(children, "receiver", receiver, port, "/healthz")
+        "receiver", [*python, "receiver", "--host", "127.0.0.1", "--port", str(ports.receiver)],
+        env,
+    )  # fmt: skip
+    _wait_ready(children, "receiver", receiver, ports.receiver, "/healthz")
     children.spawn("worker", [*python, "worker"], env)
     children.check()
+    state = _state_settings(env, sandbox_env)
+    if generated is not None:
+        state["zoom_webhook_secret_token"] = generated
+    write_state(state_file, state)
+    zoomq = zoomq_command()
+    secret_arg = f" --secret '{generated}'" if generated is not None else ""
     click.echo(
         "\nzoomq dev is running:\n"
         f"  redis     {redis_server.url} (data in {redis_server.data_dir})\n"
-        + (f"  sandbox   http://127.0.0.1:{sandbox_port}/v2 (Zoom emulator)\n"
+        + (f"  sandbox   http://127.0.0.1:{ports.sandbox}/v2 (Zoom emulator)\n"
            if use_sandbox else "  zoom      real account from ZOOM_* settings\n")
         + f"  receiver  {hook}\n"
         "  worker    celery, queues events,actions,downloads,bulk\n"
         f"  webhook secret: {secret_line}\n\n"
-        "Send a signed test event:\n"
-        f"  zoomq webhook send meeting.created --to {hook} --secret {secret_arg}\n\n"
+        f"Other terminals in this directory use this stack: {state_file} tells `zoomq`\n"
+        "commands where it is, while nothing else is configured. Try:\n"
+        f"  {zoomq} webhook send meeting.created --to {hook}{secret_arg}\n"
+        + (f"""  {zoomq} action getUser --input '{{"userId": "me"}}'\n""" if use_sandbox else "")
+        + f"  {zoomq} dlq list\n\n"
         "Ctrl-C stops everything.\n"
     )  # fmt: skip
     started = time.monotonic()

@@ -11,11 +11,18 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
+from zoomq.cli.context import current_settings
 from zoomq.clock import Clock, SystemClock
 from zoomq.errors import ZoomError
 from zoomq.sandbox.webhooks.catalog import CATALOG
 from zoomq.sandbox.webhooks.events import build_event, closest_events
-from zoomq.sandbox.webhooks.sender import ZOOM_DEADLINE, Attempt, WebhookSender, serialize
+from zoomq.sandbox.webhooks.sender import (
+    ZOOM_DEADLINE,
+    Attempt,
+    DeliveryResult,
+    WebhookSender,
+    serialize,
+)
 
 __all__ = ["SANDBOX_CREDENTIALS", "fetch_sandbox_recording", "webhook_group"]
 
@@ -99,9 +106,34 @@ _secret_option = click.option(
     "--secret",
     envvar="ZOOM_WEBHOOK_SECRET_TOKEN",
     show_envvar=True,
-    required=True,
-    help="The app's Webhook Secret Token.",
+    help="The app's Webhook Secret Token (default: ZOOM_WEBHOOK_SECRET_TOKEN from .env, "
+    "or the one a running `zoomq dev` generated).",
 )
+
+
+def _resolve_secret(ctx: click.Context, secret: str | None) -> str:
+    """--secret, else the configured one (the environment, .env, a running ``zoomq dev``).
+
+    An empty one is refused here, naming where it came from, rather than as a traceback
+    from the signer: ``--secret "$ZOOM_WEBHOOK_SECRET_TOKEN"`` in a shell without it is empty.
+    """
+    if secret is None:
+        configured = current_settings(ctx).zoom_webhook_secret_token
+        secret = configured.get_secret_value() if configured is not None else ""
+        if not secret:
+            raise click.BadParameter(
+                "no webhook secret: pass --secret or set ZOOM_WEBHOOK_SECRET_TOKEN",
+                param_hint="--secret",
+            )
+    if not secret.strip():
+        raise click.BadParameter(
+            "is empty (was ZOOM_WEBHOOK_SECRET_TOKEN unset in this shell?); "
+            "pass the app's Webhook Secret Token",
+            param_hint="--secret",
+        )
+    return secret
+
+
 _deadline_option = click.option(
     "--deadline",
     type=click.FloatRange(min=0.01),
@@ -177,7 +209,7 @@ def send(
     ctx: click.Context,
     event: str,
     url: str,
-    secret: str,
+    secret: str | None,
     data: dict[str, Any] | None,
     sandbox_api: str | None,
     sandbox_token_url: str | None,
@@ -185,7 +217,11 @@ def send(
     account_id: str | None,
     deadline: float,
 ) -> None:
-    """Build EVENT, sign it and deliver it to --to with Zoom's retry schedule."""
+    """Build EVENT, sign it and deliver it to --to with Zoom's retry schedule.
+
+    Progress goes to stderr; stdout carries one JSON line, the result (see ``_summary``).
+    """
+    key = _resolve_secret(ctx, secret)
     clock = SystemClock()
     with httpx.Client() as http:
         recording = None
@@ -206,15 +242,35 @@ def send(
             raise click.BadParameter(str(exc), param_hint="--data") from None
 
         def print_attempt(attempt: Attempt) -> None:
-            click.echo(attempt.describe())
+            click.echo(attempt.describe(), err=True)
 
-        click.echo(f"sending {event} ({size} bytes) to {url}")
+        click.echo(f"sending {event} ({size} bytes) to {url}", err=True)
         sender = WebhookSender(
-            http, secret, clock, time_scale=time_scale, deadline=deadline, on_attempt=print_attempt
+            http, key, clock, time_scale=time_scale, deadline=deadline, on_attempt=print_attempt
         )
         result = sender.deliver(url, payload)
-    click.echo(result.describe())
+    click.echo(result.describe(), err=True)
+    click.echo(json.dumps(_summary(result, payload)))
     ctx.exit(0 if result.delivered else 1)
+
+
+def _summary(result: DeliveryResult, payload: dict[str, Any]) -> dict[str, Any]:
+    """The result of ``send``: whether it was delivered, and the last attempt's answer.
+
+    ``{"event", "url", "delivered", "attempts", "status", "reason", "request_id"}``;
+    ``status`` is None when nothing usable answered, ``reason`` the error or the body's.
+    """
+    last = result.attempts[-1]
+    return {
+        "event": result.event,
+        "url": result.url,
+        "delivered": result.delivered,
+        "attempts": len(result.attempts),
+        "status": last.status,
+        "reason": last.detail or last.error,
+        "request_id": last.request_id,
+        "event_ts": payload.get("event_ts"),
+    }
 
 
 @webhook_group.command("validate")
@@ -222,10 +278,11 @@ def send(
 @_secret_option
 @_deadline_option
 @click.pass_context
-def validate(ctx: click.Context, url: str, secret: str, deadline: float) -> None:
+def validate(ctx: click.Context, url: str, secret: str | None, deadline: float) -> None:
     """Run Zoom's endpoint.url_validation check against --to."""
+    key = _resolve_secret(ctx, secret)
     with httpx.Client() as http:
-        result = WebhookSender(http, secret, deadline=deadline).validate_endpoint(url)
+        result = WebhookSender(http, key, deadline=deadline).validate_endpoint(url)
     if result.ok:
         click.echo(result.describe())
     else:

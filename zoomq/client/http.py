@@ -201,7 +201,9 @@ class ZoomClient:
                     method, sent=sent
                 ):
                     raise TransportError(
-                        f"{method} {urlsplit(str(self.base_url)).hostname}: {type(exc).__name__}"
+                        f"{method} {_host_port(str(self.base_url))}: {type(exc).__name__}"
+                        " (the API base URL is ZOOM_API_BASE_URL or the connection's"
+                        " api_base_url)"
                     ) from exc
                 self.clock.sleep(policy.backoff.delay(attempt))
                 attempt += 1
@@ -260,3 +262,10 @@ class ZoomClient:
         return iter_pages(
             self, path, params=params, page_size=page_size, category=category, max_pages=max_pages
         )
+
+
+def _host_port(url: str) -> str:
+    """``host:port`` of ``url``, the port spelled out even when it is the scheme's default."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"

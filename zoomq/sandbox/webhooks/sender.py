@@ -185,7 +185,8 @@ class DeliveryResult:
         last = self.attempts[-1]
         if last.retryable:
             return f"not delivered: gave up on {self.event} after {tries}"
-        return f"not delivered: HTTP {last.status} is not retried by Zoom ({tries})"
+        reason = f": {last.detail}" if last.detail else ""
+        return f"not delivered: HTTP {last.status}{reason}; not retried by Zoom ({tries})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +333,8 @@ class WebhookSender:
         elapsed = self._clock.monotonic() - started
         if response is not None:
             status = response.status_code
+            if 400 <= status < 500:
+                detail = _refusal_reason(response)
             if elapsed > self.deadline:  # the read timeout is per read, the deadline is total
                 error, detail = (
                     "timeout",
@@ -349,3 +352,17 @@ class WebhookSender:
             request_id=headers["x-zm-request-id"],
         )
         return attempt, response
+
+
+def _refusal_reason(response: httpx.Response) -> str | None:
+    """Why the endpoint refused: its JSON ``error``/``reason``/``message``, else its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "reason", "message"):
+            if isinstance(body.get(key), str) and body[key]:
+                return str(body[key])[:200]
+    text = response.text.strip()
+    return text[:200] or None
