@@ -502,12 +502,6 @@ def test_every_action_model_is_exported_and_documented() -> None:
         assert doc.strip().count(". ") == 0, model.__name__
 
 
-def test_exports_exist() -> None:
-    """Everything ``inputs.__all__`` names exists."""
-    for name in inputs.__all__:
-        assert hasattr(inputs, name), name
-
-
 @pytest.mark.parametrize("value", [".", ".."])
 @pytest.mark.parametrize(
     ("action", "field"),

@@ -1,13 +1,15 @@
-"""End-to-end fixtures: a real Celery worker process, the sandbox and a redis-server.
+"""End-to-end fixtures: the receiver and a Celery worker as real processes, the sandbox and
+a redis-server.
 
-The worker runs as ``python -m celery -A worker.app worker --pool threads`` with the
-environment a deployment would set (REDIS_URL, ZOOM_*, ZOOMQ_RULES_FILE...), retry
-backoffs shortened so the whole module runs in well under a minute and a half.
+The worker runs as ``python -m celery -A worker.app worker --pool threads`` and the receiver
+as ``python -m zoomq receiver`` (uvicorn), both with the environment a deployment would set
+(REDIS_URL, ZOOM_*, ZOOMQ_RULES_FILE...), retry backoffs shortened so the whole module runs
+in well under a minute and a half. Events reach the worker only through the receiver:
+signed, POSTed over loopback, enqueued by the receiver's own code.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -19,15 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from celery import Celery
 
+from receiver.dispatch import event_task_id
 from worker.app import create_celery
-from zoomq.redis_server import RedisServer
+from zoomq.clock import SystemClock
+from zoomq.redis_server import RedisServer, free_port
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
-from zoomq.settings import Settings
+from zoomq.sandbox.webhooks import build_headers, serialize
+from zoomq.settings import DEFAULT_CONNECTION, Settings
+from zoomq.webhooks import dedup_key, parse_envelope
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +46,8 @@ CLIENT_RATES = {"light": 2.0, "medium": 1.5}
 #: Tokens put into events; none may ever appear in the worker's log.
 DOWNLOAD_TOKEN = "dltok-" + uuid.uuid4().hex
 PASSWORD = "pw-" + uuid.uuid4().hex
+#: The receiver's ZOOM_WEBHOOK_SECRET_TOKEN.
+WEBHOOK_SECRET = "e2e-webhook-secret-" + uuid.uuid4().hex
 
 RULES = """
 [[rule]]
@@ -87,6 +96,16 @@ def fetch(event, ctx):
 '''
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What the receiver made of one POST: its answer and the task id it enqueued under."""
+
+    status: int
+    answer: dict[str, Any]
+    task_id: str
+    dedup_key: str
+
+
 @dataclass
 class E2E:
     """Handles on everything the end-to-end tests drive and inspect."""
@@ -97,23 +116,67 @@ class E2E:
     settings: Settings
     log_path: Path
     registration_meeting_id: int
+    #: The receiver's webhook endpoint, ``http://127.0.0.1:<port>/webhooks/zoom``.
+    webhook_url: str
+    receiver_log_path: Path
 
-    def send_event(self, event: dict[str, Any], correlation_id: str) -> tuple[str, dict[str, Any]]:
-        """Enqueue ``event`` as the receiver does: by name, task id ``evt-<hash>``."""
-        body = json.dumps(event, sort_keys=True).encode()
-        digest = hashlib.sha256(body).hexdigest()
+    def deliver(
+        self, event: dict[str, Any], correlation_id: str, secret: str = WEBHOOK_SECRET
+    ) -> Delivery:
+        """POST ``event`` to the receiver as Zoom would, ``x-zm-request-id: correlation_id``.
+
+        The task id is derived by the receiver's own function from the body as sent.
+        """
+        body = serialize(event)
+        headers = build_headers(secret, body, SystemClock())
+        headers["x-zm-request-id"] = correlation_id  # the receiver's correlation id
+        response = httpx.post(self.webhook_url, content=body, headers=headers, timeout=10)
+        key = dedup_key(parse_envelope(body), body)
+        return Delivery(
+            status=response.status_code,
+            answer=response.json(),
+            task_id=event_task_id(DEFAULT_CONNECTION, key),
+            dedup_key=key,
+        )
+
+    def send_event(
+        self, event: dict[str, Any], correlation_id: str, *, expect: str = "queued"
+    ) -> tuple[str, dict[str, Any]]:
+        """Deliver ``event`` through the receiver, which must answer ``{"status": expect}``.
+
+        Returns the task id the receiver enqueued it under, and the ``meta`` fields a task
+        inherits from it (for tests that redeliver a run's own message).
+        """
+        delivery = self.deliver(event, correlation_id)
+        assert (delivery.status, delivery.answer) == (200, {"status": expect}), (
+            f"the receiver answered {delivery.status} {delivery.answer}:\n"
+            + self.receiver_log_path.read_text(errors="replace")[-4000:]
+        )
         meta = {
-            "connection": "default",
+            "connection": DEFAULT_CONNECTION,
             "received_at": time.time(),
             "correlation_id": correlation_id,
-            "dedup_key": f"evt:{event['event']}:{digest}",
-            "request_id": uuid.uuid4().hex,
+            "dedup_key": delivery.dedup_key,
+            "request_id": correlation_id,
         }
-        task_id = f"evt-{digest[:32]}"
-        self.app.send_task(
-            "zoomq.events.handle", args=[event], kwargs={"meta": meta}, task_id=task_id
-        )
-        return task_id, meta
+        return delivery.task_id, meta
+
+    def forget_delivery(self, key: str) -> None:
+        """Drop the receiver's dedup marker of ``key``, as its TTL would: the next delivery of
+        the same body is enqueued again (the broker-redelivery case the worker must absorb)."""
+        markers = self.redis.keys(f"*:seen:{DEFAULT_CONNECTION}:{key}")
+        assert len(markers) == 1, markers
+        self.redis.delete(*markers)
+
+    def receiver_metric(self, line_start: str) -> float:
+        """The value of the receiver's /metrics sample whose line starts with ``line_start``."""
+        metrics = httpx.get(self.webhook_url.replace("/webhooks/zoom", "/metrics"), timeout=5)
+        values = [
+            float(line.rpartition(" ")[2])
+            for line in metrics.text.splitlines()
+            if line.startswith(line_start)
+        ]
+        return sum(values)
 
     def registrants(self, email: str) -> list[dict[str, Any]]:
         state = self.sandbox.state
@@ -235,6 +298,37 @@ def start_worker(argv: list[str], env: dict[str, str], log_path: Path) -> subpro
     return process
 
 
+def start_receiver(
+    e2e_dir: Path, sandbox: SandboxServer, redis_url: str, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`zoomq receiver` (uvicorn) as its own process; its process and its base URL."""
+    e2e_dir.mkdir(exist_ok=True)
+    env = worker_env(e2e_dir, sandbox, redis_url)
+    env["ZOOM_WEBHOOK_SECRET_TOKEN"] = WEBHOOK_SECRET
+    port = free_port()
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zoomq", "receiver", "--port", str(port)],
+            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(url + "/readyz", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return process.poll() is not None
+
+    try:
+        wait_for(ready, 30, "the receiver")
+    except AssertionError:
+        stop_worker(process)
+        raise
+    if process.poll() is not None:
+        raise AssertionError(f"the receiver exited ({process.returncode}):\n{log_path.read_text()}")
+    return process, url
+
+
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -247,7 +341,7 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    """One sandbox, one redis-server and one Celery worker process for the module."""
+    """One sandbox, one redis-server, one receiver and one Celery worker process."""
     e2e_dir = tmp_path_factory.mktemp("e2e")
     config = SandboxConfig(seed=11, rate_scale=SANDBOX_SCALE)
     with RedisServer(e2e_dir / "redis") as server, SandboxServer(config) as sandbox:
@@ -259,6 +353,14 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         process = start_worker(argv, worker_env(e2e_dir, sandbox, server.url), log_path)
+        receiver_log = e2e_dir / "receiver.log"
+        try:
+            receiver, receiver_url = start_receiver(
+                e2e_dir / "receiver", sandbox, server.url, receiver_log
+            )
+        except BaseException:
+            stop_worker(process)
+            raise
         settings = Settings(_env_file=None, redis_url=server.url)
         client = redis.Redis.from_url(server.url)
         try:
@@ -269,8 +371,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 settings=settings,
                 log_path=log_path,
                 registration_meeting_id=sandbox.state.seeded.registration_meeting_id,
+                webhook_url=receiver_url + "/webhooks/zoom",
+                receiver_log_path=receiver_log,
             )
         finally:
+            stop_worker(receiver)
             stop_worker(process)
             client.close()
 

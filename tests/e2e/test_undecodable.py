@@ -10,22 +10,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2E, REPO, registration_event, wait_for, worker_env
-from zoomq.redis_server import free_port
+from tests.e2e.conftest import E2E, REPO, WEBHOOK_SECRET, registration_event, wait_for
 from zoomq.runtime import RawJSON, build_task_message
 from zoomq.runtime.dlq import UNDECODABLE, DeadLetter, DeadLetterStore
 from zoomq.webhooks import sign
 
 pytestmark = pytest.mark.e2e
-
-SECRET = "e2e-undecodable-secret-0123456789"
 
 
 def push(e2e: E2E, name: str, arg: Any, task_id: str, content_type: str | None = None) -> None:
@@ -113,38 +108,7 @@ def test_an_unknown_task_is_dead_lettered_for_replay(e2e: E2E) -> None:
 # -- the receiver refuses such a body before Redis -------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def receiver_url(e2e: E2E, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`zoomq receiver` (uvicorn) as its own process, on the e2e module's Redis."""
-    env = worker_env(tmp_path_factory.mktemp("receiver"), e2e.sandbox, e2e.settings.redis_url)
-    env["ZOOM_WEBHOOK_SECRET_TOKEN"] = SECRET
-    port = free_port()
-    log = tmp_path_factory.mktemp("receiver-log") / "receiver.log"
-    with Path(log).open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "zoomq", "receiver", "--port", str(port)],
-            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(url + "/readyz", timeout=0.5).status_code == 200
-        except httpx.TransportError:
-            return process.poll() is not None
-
-    try:
-        wait_for(ready, 30, "the receiver")
-        assert process.poll() is None, Path(log).read_text()
-        yield url + "/webhooks/zoom"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def test_a_thousand_deep_signed_body_is_400_and_leaves_redis_alone(
-    e2e: E2E, receiver_url: str
-) -> None:
+def test_a_thousand_deep_signed_body_is_400_and_leaves_redis_alone(e2e: E2E) -> None:
     """1,000-deep signed JSON: 400 too_deep, no dedup key, nothing queued, so Zoom's
     redelivery gets 400 again instead of 200 "duplicate"."""
     deep = b"[" * 998 + b"]" * 998
@@ -159,9 +123,9 @@ def test_a_thousand_deep_signed_body_is_400_and_leaves_redis_alone(
             headers = {
                 "content-type": "application/json",
                 "x-zm-request-timestamp": timestamp,
-                "x-zm-signature": sign(SECRET, timestamp, body),
+                "x-zm-signature": sign(WEBHOOK_SECRET, timestamp, body),
             }
-            response = http.post(receiver_url, content=body, headers=headers)
+            response = http.post(e2e.webhook_url, content=body, headers=headers)
             assert (response.status_code, response.json()) == (400, {"error": "too_deep"})
     # No dedup marker (nor any key naming the body); the marker is written atomically
     # with the queue item, and a queued item would have been dead-lettered by the worker.

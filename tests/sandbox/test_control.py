@@ -7,7 +7,6 @@ from collections.abc import Callable
 import httpx
 from click.testing import CliRunner
 
-import zoomq.sandbox
 from tests.sandbox.conftest import account_token, api_client
 from zoomq.cli.sandbox import sandbox_command
 from zoomq.sandbox import SandboxConfig, SandboxServer, expected_bytes
@@ -124,9 +123,3 @@ def test_cli_builds_config_and_serves(monkeypatch: object) -> None:
         "free",
         False,
     )
-
-
-def test_public_surface_is_exported() -> None:
-    """Every name in ``zoomq.sandbox.__all__`` exists."""
-    for name in zoomq.sandbox.__all__:
-        assert hasattr(zoomq.sandbox, name), name
