@@ -59,7 +59,7 @@ _OTHER_BROWSER = (
     "`zoomq connections install NAME` and finish it in the same browser"
 )
 #: Binds a started install to the browser that opened the link (HttpOnly, this path only).
-BROWSER_COOKIE = "zoomq_oauth_install"
+_BROWSER_COOKIE = "zoomq_oauth_install"
 
 Outcome = Literal["installed", "exists", "busy"]
 
@@ -139,7 +139,7 @@ class _OAuthInstall:
         separator = "&" if "?" in authorize else "?"
         response = RedirectResponse(f"{authorize}{separator}{query}", status_code=302)
         response.set_cookie(
-            BROWSER_COOKIE,
+            _BROWSER_COOKIE,
             browser,
             max_age=runtime.config.oauth_state_ttl,
             path=CALLBACK_PATH,
@@ -186,7 +186,7 @@ class _OAuthInstall:
             record = json.loads(raw)
             # A state seen elsewhere (a log, a shared screen) cannot finish the install from
             # another browser, and a refused attempt does not spend the operator's state.
-            cookie = request.cookies.get(BROWSER_COOKIE, "")
+            cookie = request.cookies.get(_BROWSER_COOKIE, "")
             if not hmac.compare_digest(_digest(cookie), str(record.get("browser", ""))):
                 log.warning("oauth_callback_refused", reason="other browser")
                 return _error(403, _OTHER_BROWSER)
