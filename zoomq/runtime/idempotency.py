@@ -32,13 +32,12 @@ from typing import Any, Literal
 
 import redis
 
-from zoomq.errors import TransportError, ZoomError
+from zoomq.errors import StepInProgress, TransportError, ZoomError
 
 __all__ = [
     "DoneRecord",
     "IdempotencyStore",
     "Looked",
-    "StepInProgress",
     "changed_nothing",
     "event_key",
     "has_side_effects",
@@ -86,18 +85,6 @@ if state == false or state == 'pending' then
 end
 return 0
 """
-
-
-class StepInProgress(ZoomError):
-    """Another delivery of the same step holds its lease; try again after ``retry_after``."""
-
-    def __init__(self, key: str, retry_after: float) -> None:
-        super().__init__(f"step {key} is running elsewhere; retry in {retry_after:.1f}s")
-        self.key = key
-        self.retry_after = retry_after
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "key": self.key, "retry_after": self.retry_after}
 
 
 def event_key(event: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
