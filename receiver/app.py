@@ -11,6 +11,7 @@ from receiver.oauth import oauth_routes
 from receiver.runtime import ReceiverRuntime
 from receiver.webhooks import webhook_routes
 from zoomq.clock import Clock, SystemClock
+from zoomq.logs import configure_logging
 from zoomq.settings import Settings
 
 __all__ = ["ReceiverApp", "create_app", "create_app_from_environment", "server_config"]
@@ -70,8 +71,6 @@ def create_app_from_environment() -> ReceiverApp:
 
     It is that process's entry point, so it configures logging (stderr, redacted) too.
     """
-    from zoomq.logs import configure_logging
-
     settings = Settings()
     configure_logging(settings.zoomq_log_format, settings.zoomq_log_level)
     return create_app(settings, server_config(settings))

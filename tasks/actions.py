@@ -11,7 +11,6 @@ registrant's "approved", a meeting's "waiting") never overwrites the task's.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import structlog
@@ -19,10 +18,10 @@ from celery import Celery
 
 from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
-from zoomq.actions import CATALOG, run_action
-from zoomq.actions.recover import find_earlier
-from zoomq.runtime.idempotency import Looked, has_side_effects, run_once, summarize
+from zoomq.actions import CATALOG
+from zoomq.runtime.idempotency import summarize
 from zoomq.runtime.names import action_task_name
+from zoomq.runtime.steps import attempt_owner, run_step
 
 __all__ = ["register", "run_action_task"]
 
@@ -36,27 +35,21 @@ def run_action_task(
     connection: str | None,
     meta: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The body every action task shares."""
+    """The body every action task shares: one step, guarded by ``run_step``."""
     runtime = get_runtime(task.app)
     meta = meta or {}
     conn = connection or meta.get("connection")
     conn = conn if isinstance(conn, str) else None
     structlog.contextvars.bind_contextvars(action=key)
-
-    def call() -> dict[str, Any]:
-        return run_action(runtime.client(conn), key, data)
-
-    def recover(looked: Looked) -> dict[str, Any] | None:
-        return find_earlier(runtime.client(conn), key, data, looked)
-
-    if has_side_effects(key, data):
-        guard = meta.get("idempotency_key") or task.request.id
-        owner = f"{task.request.id}:{task.request.retries}:{uuid.uuid4().hex[:12]}"
-        result, replayed = run_once(
-            runtime.store, str(guard), owner, runtime.config.step_lease, key, call, recover
-        )
-    else:
-        result, replayed = call(), False
+    result, replayed = run_step(
+        lambda: runtime.client(conn),
+        key,
+        data,
+        store=runtime.store,
+        key=str(meta.get("idempotency_key") or task.request.id),
+        owner=attempt_owner(task.request.id, task.request.retries),
+        lease=runtime.config.step_lease,
+    )
     summary = summarize(key, result)
     log.info("action.skipped" if replayed else "action.done", **summary)
     # The data stays out of the return value: Celery logs it, and it may hold secrets.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import structlog
@@ -12,6 +11,7 @@ from tasks.base import ZoomqTask
 from tasks.runtime import get_runtime
 from zoomq.automations import AutomationContext, run_automation
 from zoomq.runtime.names import RUN_TASK
+from zoomq.runtime.steps import attempt_owner
 
 __all__ = ["register", "run"]
 
@@ -39,7 +39,7 @@ def run(
         meta=meta,
         clients=runtime.client,
         store=runtime.store,
-        owner=f"{self.request.id}:{self.request.retries}:{uuid.uuid4().hex[:12]}",
+        owner=attempt_owner(self.request.id, self.request.retries),
         lease=runtime.config.step_lease,
     )
     run_automation(auto, event, ctx)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -19,7 +21,7 @@ from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 from redis import RedisError
 
-from tasks.policy import GiveUp, Park, RetryLater, decide
+from tasks.policy import Decision, GiveUp, Park, RetryLater, decide
 from tasks.runtime import get_runtime
 from zoomq.errors import ZoomError
 from zoomq.logs import redact
@@ -113,8 +115,16 @@ class ZoomqTask(Task[Any, Any]):
 
     def handle_error(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Apply the queue's decision for ``exc``; returns a summary unless it retries."""
+        failure = self._failure(exc, args, kwargs)
+        if isinstance(failure.decision, RetryLater):
+            return self._retry_later(failure, failure.decision)
+        if isinstance(failure.decision, Park):
+            return self._park(failure, failure.decision)
+        return self._dead_letter(failure, failure.decision)
+
+    def _failure(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Failure:
+        """The decision for ``exc``, and the message to retry, park or dead-letter."""
         request = self.request
-        runtime = get_runtime(self.app)
         now = time.time()
         retries = request.retries or 0
         named = self._bound(args, kwargs)
@@ -122,8 +132,7 @@ class ZoomqTask(Task[Any, Any]):
         # Counts by reason ride in meta; a message sent afresh (retries 0: new, or replayed
         # from the dead letters) starts with none.
         counts = _counts(meta.get("retry_counts")) if retries else {}
-        decision = decide(exc, counts, runtime.config, now)
-        error = describe_error(exc)
+        decision = decide(exc, counts, get_runtime(self.app).config, now)
         meta.setdefault("first_attempt_at", now)
         if isinstance(decision, RetryLater):
             counts[decision.reason] = counts.get(decision.reason, 0) + 1
@@ -139,51 +148,93 @@ class ZoomqTask(Task[Any, Any]):
             attempts=retries,
             queue=queue if isinstance(queue, str) and queue else None,
         )
+        error = describe_error(exc)
         fields: dict[str, Any] = {"error": error, "reason": decision.reason}
         if not isinstance(exc, ZoomError):
             # As a field, so the redact processor sees the text (exc_info would bypass it).
             fields["traceback"] = "".join(traceback.format_exception(exc))
-        if isinstance(decision, RetryLater):
-            log.warning("task.retry", countdown=round(decision.countdown, 3), **fields)
-            # Passed through to apply_async (the type stubs do not list them).
-            reprs: dict[str, Any] = {
-                "argsrepr": safe_repr(new_args),
-                "kwargsrepr": safe_repr(new_kwargs),
-            }
-            try:
-                raise self.retry(
-                    args=tuple(new_args),
-                    kwargs=new_kwargs,
-                    countdown=decision.countdown,
-                    exc=exc,
-                    **reprs,
-                )
-            except Reject as rejected:
-                # Celery could not send the retry copy and would drop the message
-                # (requeue=False): put it back instead, to run again.
-                # (celery-types does not declare Reject's attributes.)
-                if getattr(rejected, "requeue", False):
-                    raise
-                log.error("task.retry_send_failed", **fields)  # noqa: TRY400 - see task.requeued
-                raise Reject(getattr(rejected, "reason", None), requeue=True) from exc
         connection = named.get("connection") or meta.get("connection")
+        return _Failure(
+            exc=exc,
+            decision=decision,
+            message=message,
+            meta=meta,
+            error=error,
+            fields=fields,
+            now=now,
+            connection=connection if isinstance(connection, str) else None,
+        )
+
+    def _retry_later(self, failure: _Failure, decision: RetryLater) -> Any:
+        """A Celery retry after the countdown; put back if the retry copy cannot be sent."""
+        log.warning("task.retry", countdown=round(decision.countdown, 3), **failure.fields)
+        message = failure.message
+        # Passed through to apply_async (the type stubs do not list them).
+        reprs: dict[str, Any] = {
+            "argsrepr": safe_repr(message.args),
+            "kwargsrepr": safe_repr(message.kwargs),
+        }
         try:
-            if isinstance(decision, Park):
-                runtime.parking.park(message, decision.due_at, {**error, "why": decision.reason})
-                log.warning("task.parked", due_in=round(decision.due_at - now, 3), **fields)
-                return {"status": "parked", "due_at": decision.due_at}
-            assert isinstance(decision, GiveUp)
-            entry = runtime.dlq.add(
-                message,
-                error,
-                connection=connection if isinstance(connection, str) else None,
-                attempts=retries + 1,
-                first_at=float(meta["first_attempt_at"]),
+            raise self.retry(
+                args=tuple(message.args),
+                kwargs=message.kwargs,
+                countdown=decision.countdown,
+                exc=failure.exc,
+                **reprs,
             )
-        except RedisError as store_exc:
-            # Cannot park or dead-letter: put the message back rather than lose it.
-            # No exc_info (log.exception): its text would bypass the redact processor.
-            log.error("task.requeued", store_error=type(store_exc).__name__, **fields)  # noqa: TRY400
-            raise Reject(store_exc, requeue=True) from exc
-        log.error("task.dead_lettered", dlq_id=entry.id, attempts=entry.attempts, **fields)
+        except Reject as rejected:
+            # Celery could not send the retry copy and would drop the message
+            # (requeue=False): put it back instead, to run again.
+            # (celery-types does not declare Reject's attributes.)
+            if getattr(rejected, "requeue", False):
+                raise
+            log.error("task.retry_send_failed", **failure.fields)  # noqa: TRY400 - see task.requeued
+            raise Reject(getattr(rejected, "reason", None), requeue=True) from failure.exc
+
+    def _park(self, failure: _Failure, decision: Park) -> dict[str, Any]:
+        """Park the message until ``due_at``; the scheduler sends it again then."""
+        with _requeue_unless_stored(failure):
+            parking = get_runtime(self.app).parking
+            parking.park(
+                failure.message, decision.due_at, {**failure.error, "why": decision.reason}
+            )
+        log.warning("task.parked", due_in=round(decision.due_at - failure.now, 3), **failure.fields)
+        return {"status": "parked", "due_at": decision.due_at}
+
+    def _dead_letter(self, failure: _Failure, decision: GiveUp) -> dict[str, Any]:
+        """Keep the message and its error in the dead-letter store, for replay."""
+        with _requeue_unless_stored(failure):
+            entry = get_runtime(self.app).dlq.add(
+                failure.message,
+                failure.error,
+                connection=failure.connection,
+                attempts=failure.message.attempts + 1,
+                first_at=float(failure.meta["first_attempt_at"]),
+            )
+        log.error("task.dead_lettered", dlq_id=entry.id, attempts=entry.attempts, **failure.fields)
         return {"status": "dead_lettered", "id": entry.id}
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A task's error with what the queue decided and the message to act on."""
+
+    exc: Exception
+    decision: Decision
+    message: TaskMessage
+    meta: dict[str, Any]
+    error: dict[str, Any]
+    fields: dict[str, Any]
+    now: float
+    connection: str | None
+
+
+@contextmanager
+def _requeue_unless_stored(failure: _Failure) -> Iterator[None]:
+    """Cannot park or dead-letter: put the message back rather than lose it."""
+    try:
+        yield
+    except RedisError as store_exc:
+        # No exc_info (log.exception): its text would bypass the redact processor.
+        log.error("task.requeued", store_error=type(store_exc).__name__, **failure.fields)  # noqa: TRY400
+        raise Reject(store_exc, requeue=True) from failure.exc

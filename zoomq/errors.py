@@ -1,57 +1,87 @@
-"""The one exception tree of zoomq.
+"""The one exception tree of zoomq, and the one table of what each layer does with it.
 
-::
+Each class with the row of ``HANDLING`` that applies to it (its own, else its nearest
+ancestor's). ``client``: what ``ZoomClient`` does before it raises — ``retry`` briefly
+(connect errors, 5xx, a 429 short enough to sleep) or ``raise``. ``queue``: what a task
+that raised it does — ``backoff`` (full jitter), ``wait`` (``retry_after``), ``park``
+(until ``reset_at``), ``restart_listing`` (run again from the first page), ``refresh``
+(one more attempt on fresh credentials), or ``give_up`` (the dead letters)::
 
-    ZoomError                         root: everything zoomq raises on purpose
-    ├── ConfigurationError            settings or a connection definition are unusable
-    ├── InvalidInput                  an action's input failed validation (names the field)
-    ├── TransportError                no usable HTTP response (connect/read errors after retries)
-    ├── WebhookVerificationError      a webhook's signature/timestamp is wrong (webhooks.errors)
-    ├── MalformedWebhook              a webhook body is not Zoom's envelope (webhooks.errors)
-    ├── AuthError                     OAuth failed: token endpoint refused, token rejected twice
-    │   └── RefreshTokenRevoked       the stored refresh token is no longer valid; re-install
-    ├── RateLimited                   wait longer than the client will sleep; the queue retries
-    │   └── DailyLimitExceeded        a daily cap; retry at ``reset_at``
-    └── APIError                      Zoom answered with an error body
-        ├── BadRequest                400 (validation: code 300 and friends)
-        │   └── PageTokenExpired      code 300 on a ``next_page_token`` (15 min lifetime)
-        ├── Unauthorized              401
-        ├── PermissionDenied          403
-        ├── NotFound                  404
-        ├── Conflict                  409
-        ├── ServerError               5xx that outlived the client's brief retries
-        └── UnexpectedStatus          3xx (or 1xx): neither success nor error; never followed,
-                                      never retried
+    class                             client  queue            why
+    ZoomError                         raise   backoff          root: all zoomq raises on purpose
+    ├── ConfigurationError            raise   give_up          settings or a connection unusable
+    │   └── RulesError                raise   give_up          the rules file: names rule and field
+    ├── InvalidInput                  raise   give_up          action input invalid (names field)
+    │   └── TemplateError             raise   give_up          template malformed, or path absent
+    ├── TransportError                retry   backoff          no usable HTTP response
+    │   └── QueueUnavailable          retry   backoff          Redis did not confirm an enqueue
+    ├── WebhookError                  raise   give_up          a webhook refused, with ``reason``
+    │   ├── WebhookVerificationError  raise   give_up          bad signature/timestamp (401)
+    │   └── MalformedWebhook          raise   give_up          not Zoom's envelope (400)
+    ├── StepInProgress                raise   wait             the step's lease is held elsewhere
+    ├── DispatchIncomplete            raise   backoff          some runs were not enqueued
+    ├── AuthError                     raise   backoff          OAuth: the token endpoint refused
+    │   └── RefreshTokenRevoked       raise   give_up          refresh token gone; re-install
+    ├── RateLimited                   retry   wait             a wait longer than the client sleeps
+    │   └── DailyLimitExceeded        raise   park             a daily cap; until ``reset_at``
+    └── APIError                      raise   backoff          Zoom answered with an error body
+        ├── BadRequest                raise   give_up          400 (validation: code 300 ...)
+        │   └── PageTokenExpired      raise   restart_listing  code 300 on a ``next_page_token``
+        ├── Unauthorized              raise   refresh          401 after drop-and-refetch
+        ├── PermissionDenied          raise   give_up          403
+        ├── NotFound                  raise   give_up          404
+        ├── Conflict                  raise   give_up          409
+        ├── ServerError               retry   backoff          5xx after the client's retries
+        └── UnexpectedStatus          raise   give_up          3xx/1xx: never followed or retried
 
-``RETRYABLE`` and ``NEVER_RETRY`` declare, once, which errors a queue may retry.
+``handling(exc)`` looks a row up along the class's MRO, so the most specific row wins.
+The client's ``retry`` is further bounded by ``RetryPolicy`` (attempts, safe methods,
+the statuses it retries, the longest wait it sleeps); the queue's budgets are in
+``tasks.policy``. ``Unauthorized`` reaches the queue only after ``ZoomAuth`` dropped
+the token and fetched another once; the client then drops that one too, so the queue's
+single ``refresh`` attempt runs on newly fetched credentials.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "NEVER_RETRY",
-    "RETRYABLE",
+    "HANDLING",
     "APIError",
     "AuthError",
     "BadRequest",
+    "ClientAction",
     "ConfigurationError",
     "Conflict",
     "DailyLimitExceeded",
+    "DispatchIncomplete",
+    "Handling",
     "InvalidInput",
+    "MalformedWebhook",
     "NotFound",
     "PageTokenExpired",
     "PermissionDenied",
+    "QueueAction",
+    "QueueUnavailable",
     "RateLimited",
     "RefreshTokenRevoked",
+    "RulesError",
     "ServerError",
+    "StepInProgress",
+    "TemplateError",
     "TransportError",
     "Unauthorized",
     "UnexpectedStatus",
+    "WebhookError",
+    "WebhookVerificationError",
     "ZoomError",
+    "handled_as",
+    "handling",
 ]
 
 
@@ -67,6 +97,10 @@ class ConfigurationError(ZoomError):
     """Settings or a connection definition cannot be used."""
 
 
+class RulesError(ConfigurationError):
+    """The rules file cannot be used; the message names the rule and the field."""
+
+
 class InvalidInput(ZoomError):
     """An action's input failed validation; ``errors`` names each bad field."""
 
@@ -78,8 +112,63 @@ class InvalidInput(ZoomError):
         return {**super().to_dict(), "errors": self.errors}
 
 
+class TemplateError(InvalidInput):
+    """A template is malformed, or names a path the event does not have."""
+
+    def __init__(self, message: str, *, field: str = "template") -> None:
+        super().__init__(message, [{"field": field, "message": message}])
+        self.field = field
+
+
 class TransportError(ZoomError):
     """No usable HTTP response: connection refused, timeouts, protocol errors."""
+
+
+class QueueUnavailable(TransportError):
+    """The item is not known to be in Redis: Redis is down, slow, refused it, or we are full."""
+
+
+class WebhookError(ZoomError):
+    """A webhook delivery refused; ``reason`` is short and machine-readable (for metrics)."""
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or reason.replace("_", " "))
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "reason": self.reason}
+
+
+class WebhookVerificationError(WebhookError):
+    """Not provably from Zoom: a bad or missing signature, or a timestamp out of range."""
+
+
+class MalformedWebhook(WebhookError):
+    """The body is not a Zoom webhook envelope (``event``, ``event_ts``, ``payload``)."""
+
+
+class StepInProgress(ZoomError):
+    """Another delivery of the same step holds its lease; try again after ``retry_after``."""
+
+    def __init__(self, key: str, retry_after: float) -> None:
+        super().__init__(f"step {key} is running elsewhere; retry in {retry_after:.1f}s")
+        self.key = key
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "key": self.key, "retry_after": self.retry_after}
+
+
+class DispatchIncomplete(ZoomError):
+    """Some runs could not be enqueued; the others were. Retrying the event is safe."""
+
+    def __init__(self, failed: Mapping[str, str]) -> None:
+        super().__init__(f"could not enqueue automation run(s): {', '.join(sorted(failed))}")
+        #: Each automation whose run could not be enqueued, and why.
+        self.failed = dict(failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "failed": self.failed}
 
 
 class AuthError(ZoomError):
@@ -239,17 +328,77 @@ class UnexpectedStatus(APIError):
     """
 
 
-#: Errors a queue may retry later (with backoff, or at ``retry_after``).
-RETRYABLE: tuple[type[ZoomError], ...] = (TransportError, RateLimited, ServerError)
+class ClientAction(enum.Enum):
+    """What ``ZoomClient`` does with an outcome before raising it."""
 
-#: Errors that must fail at once: retrying cannot change the answer.
-NEVER_RETRY: tuple[type[ZoomError], ...] = (
-    ConfigurationError,
-    InvalidInput,
-    BadRequest,
-    PermissionDenied,
-    NotFound,
-    Conflict,
-    UnexpectedStatus,
-    RefreshTokenRevoked,
-)
+    #: Retry briefly, within ``RetryPolicy`` (attempts, safe methods, ``max_wait``).
+    RETRY = "retry"
+    #: Raise at once: the queue (or the caller) decides.
+    RAISE = "raise"
+
+
+class QueueAction(enum.Enum):
+    """What the queue does with a task that raised."""
+
+    #: Send it again after a full-jitter backoff, from the ``transient`` budget.
+    BACKOFF = "backoff"
+    #: Send it again after the error's ``retry_after`` plus jitter, from the waiting budget.
+    WAIT = "wait"
+    #: Park it until the error's ``reset_at`` plus jitter, whatever the attempts.
+    PARK = "park"
+    #: Run it again from the first page (a page token expired), a few times at most.
+    RESTART_LISTING = "restart_listing"
+    #: One more attempt, on credentials fetched afresh; then give up.
+    REFRESH = "refresh"
+    #: Dead-letter it at once: retrying cannot change the answer.
+    GIVE_UP = "give_up"
+
+
+@dataclass(frozen=True)
+class Handling:
+    """One row of ``HANDLING``: what each retry layer does with an error class."""
+
+    client: ClientAction
+    queue: QueueAction
+
+
+_RETRY, _RAISE = ClientAction.RETRY, ClientAction.RAISE
+
+#: Per class, what each retry layer does. A class without a row of its own takes its
+#: nearest ancestor's (``handling``); the docstring draws the row each class ends up with.
+HANDLING: Mapping[type[ZoomError], Handling] = {
+    ZoomError: Handling(_RAISE, QueueAction.BACKOFF),
+    ConfigurationError: Handling(_RAISE, QueueAction.GIVE_UP),
+    InvalidInput: Handling(_RAISE, QueueAction.GIVE_UP),
+    TransportError: Handling(_RETRY, QueueAction.BACKOFF),
+    WebhookError: Handling(_RAISE, QueueAction.GIVE_UP),
+    StepInProgress: Handling(_RAISE, QueueAction.WAIT),
+    DispatchIncomplete: Handling(_RAISE, QueueAction.BACKOFF),
+    AuthError: Handling(_RAISE, QueueAction.BACKOFF),
+    RefreshTokenRevoked: Handling(_RAISE, QueueAction.GIVE_UP),
+    RateLimited: Handling(_RETRY, QueueAction.WAIT),
+    DailyLimitExceeded: Handling(_RAISE, QueueAction.PARK),
+    APIError: Handling(_RAISE, QueueAction.BACKOFF),
+    BadRequest: Handling(_RAISE, QueueAction.GIVE_UP),
+    PageTokenExpired: Handling(_RAISE, QueueAction.RESTART_LISTING),
+    Unauthorized: Handling(_RAISE, QueueAction.REFRESH),
+    PermissionDenied: Handling(_RAISE, QueueAction.GIVE_UP),
+    NotFound: Handling(_RAISE, QueueAction.GIVE_UP),
+    Conflict: Handling(_RAISE, QueueAction.GIVE_UP),
+    ServerError: Handling(_RETRY, QueueAction.BACKOFF),
+    UnexpectedStatus: Handling(_RAISE, QueueAction.GIVE_UP),
+}
+
+
+def handled_as(error: ZoomError | type[ZoomError]) -> type[ZoomError]:
+    """The class whose row applies to ``error``: its own, else its nearest ancestor with one."""
+    cls = error if isinstance(error, type) else type(error)
+    for klass in cls.__mro__:
+        if klass in HANDLING:
+            return klass
+    raise TypeError(f"{cls.__name__} is not in the ZoomError tree")
+
+
+def handling(error: ZoomError | type[ZoomError]) -> Handling:
+    """The row for ``error`` (an instance or a class); the most specific class wins."""
+    return HANDLING[handled_as(error)]

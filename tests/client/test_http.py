@@ -211,6 +211,35 @@ def test_401_twice_is_unauthorized() -> None:
     assert zoom.token_requests == 2
 
 
+def test_unauthorized_drops_the_refused_token_so_the_next_attempt_refreshes() -> None:
+    """The queue's one more attempt after Unauthorized runs on a newly fetched token."""
+    zoom = ScriptedZoom(
+        zoom_error(401, 124, "Invalid"),
+        zoom_error(401, 124, "Invalid"),
+        httpx.Response(200, json={"id": "u1"}),
+    )
+    client = make(zoom)
+    with pytest.raises(Unauthorized):
+        client.request("GET", "/users/me")
+    assert client.request("GET", "/users/me").json() == {"id": "u1"}
+    assert zoom.token_requests == 3
+    assert zoom.auth == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-3"]
+
+
+def test_a_post_is_retried_on_503_but_not_on_504() -> None:
+    """503 means Zoom did not process the request, so even a create may go again."""
+    zoom = ScriptedZoom(
+        httpx.Response(503, json={"message": "busy"}),
+        httpx.Response(201, json={"id": 1}),
+        httpx.Response(504, json={"message": "timeout"}),
+    )
+    client = make(zoom)
+    assert client.request("POST", "/users/me/meetings", json={}).json() == {"id": 1}
+    with pytest.raises(ServerError):
+        client.request("POST", "/users/me/meetings", json={})
+    assert len(zoom.requests) == 3
+
+
 def test_connect_error_retried_then_transport_error() -> None:
     """Connection failures retry up to max attempts, then raise TransportError."""
     calls = 0

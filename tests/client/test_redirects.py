@@ -20,7 +20,7 @@ from tests.client.listener import Answer, Listener, Seen
 from tests.client.procs import settings_for
 from zoomq.actions import run_action
 from zoomq.client import ZoomClient
-from zoomq.errors import NEVER_RETRY, RETRYABLE, UnexpectedStatus
+from zoomq.errors import ClientAction, Handling, QueueAction, UnexpectedStatus, handling
 from zoomq.runtime.idempotency import IdempotencyStore, run_once
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
@@ -78,8 +78,7 @@ def test_the_message_names_the_location_without_its_query() -> None:
 def test_a_redirect_is_never_retried_by_the_queue() -> None:
     """The queue gives up at once: a redirect answers the same every time."""
     error = UnexpectedStatus("unexpected 301", status=301)
-    assert isinstance(error, NEVER_RETRY)
-    assert not isinstance(error, RETRYABLE)
+    assert handling(error) == Handling(ClientAction.RAISE, QueueAction.GIVE_UP)
     assert decide(error, {}, QueueConfig(), now=0.0) == GiveUp("never_retry")
 
 

@@ -16,8 +16,8 @@ from zoomq.automations import (
     parse_rules,
     run_automation,
 )
-from zoomq.automations.dispatch import DispatchIncomplete
 from zoomq.client.http import ZoomClient
+from zoomq.errors import DispatchIncomplete
 from zoomq.runtime.idempotency import IdempotencyStore
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings

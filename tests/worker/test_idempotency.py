@@ -7,9 +7,9 @@ import threading
 import pytest
 import redis
 
+from zoomq.errors import StepInProgress
 from zoomq.runtime.idempotency import (
     IdempotencyStore,
-    StepInProgress,
     event_key,
     has_side_effects,
     run_key,

@@ -9,24 +9,38 @@ from celery.exceptions import SoftTimeLimitExceeded
 from redis import ConnectionError as RedisConnectionError
 
 from tasks.config import QueueConfig
-from tasks.policy import GiveUp, Park, RetryLater, backoff, decide
-from zoomq.automations.template import TemplateError
+from tasks.policy import (
+    CREDENTIAL_REFRESHES,
+    LISTING_RESTARTS,
+    GiveUp,
+    Park,
+    RetryLater,
+    backoff,
+    decide,
+)
 from zoomq.errors import (
     AuthError,
     BadRequest,
     ConfigurationError,
     Conflict,
     DailyLimitExceeded,
+    DispatchIncomplete,
     InvalidInput,
+    MalformedWebhook,
     NotFound,
+    PageTokenExpired,
     PermissionDenied,
+    QueueUnavailable,
     RateLimited,
     RefreshTokenRevoked,
     ServerError,
+    StepInProgress,
+    TemplateError,
     TransportError,
     Unauthorized,
+    UnexpectedStatus,
+    WebhookVerificationError,
 )
-from zoomq.runtime.idempotency import StepInProgress
 
 NOW = 1_800_000_000.0
 CONFIG = QueueConfig(
@@ -60,6 +74,9 @@ def bottom() -> float:
         PermissionDenied("scope", status=403),
         Conflict("exists", status=409, code=1005),
         RefreshTokenRevoked("re-install"),
+        UnexpectedStatus("moved", status=301),
+        WebhookVerificationError("bad_signature"),
+        MalformedWebhook("missing_event"),
     ],
 )
 def test_never_retry_errors_give_up_at_once(exc: Exception) -> None:
@@ -106,7 +123,8 @@ def test_daily_limits_park_until_reset_whatever_the_attempts() -> None:
         TransportError("connect refused"),
         ServerError("oops", status=500),
         AuthError("token endpoint 503"),
-        Unauthorized("401 twice", status=401),
+        QueueUnavailable("redis away"),
+        DispatchIncomplete({"copy": "redis away"}),
         RedisConnectionError("redis away"),
         SoftTimeLimitExceeded(),
         OSError("reset by peer"),
@@ -135,3 +153,25 @@ def test_a_step_in_progress_elsewhere_is_retried_after_its_lease() -> None:
 def test_bugs_are_not_retried() -> None:
     """An unexpected exception (a bug in an automation) gives the same answer every time."""
     assert decide(KeyError("x"), {}, CONFIG, NOW, top) == GiveUp("unexpected_error")
+
+
+def test_an_expired_page_token_restarts_the_listing_a_few_times() -> None:
+    """PageTokenExpired is run again from the first page, soon, then dead-lettered."""
+    exc = PageTokenExpired("The next page token is invalid or expired.", status=400, code=300)
+    assert decide(exc, {}, CONFIG, NOW, top) == RetryLater(2.0, "listing_restart")
+    assert decide(exc, {"listing_restart": 1}, CONFIG, NOW, top) == RetryLater(
+        4.0, "listing_restart"
+    )
+    # Its own budget: transient retries used up elsewhere do not stop a restart.
+    assert isinstance(decide(exc, {"transient": CONFIG.max_retries}, CONFIG, NOW, top), RetryLater)
+    spent = {"listing_restart": LISTING_RESTARTS}
+    assert decide(exc, spent, CONFIG, NOW, top) == GiveUp("retries_exhausted")
+
+
+def test_unauthorized_gets_one_attempt_on_fresh_credentials_then_gives_up() -> None:
+    """After the client's drop-and-refetch, one more attempt; refused again, dead letters."""
+    exc = Unauthorized("Invalid access token.", status=401, code=124)
+    assert CREDENTIAL_REFRESHES == 1
+    assert decide(exc, {}, CONFIG, NOW, top) == RetryLater(2.0, "credentials_refresh")
+    spent = {"credentials_refresh": 1}
+    assert decide(exc, spent, CONFIG, NOW, top) == GiveUp("retries_exhausted")

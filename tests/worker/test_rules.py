@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zoomq.automations import RulesError, load_automations, load_rules, parse_rules
-from zoomq.automations.template import TemplateError
+from zoomq.errors import TemplateError
 
 GOOD = """
 [[rule]]

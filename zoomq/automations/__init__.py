@@ -8,8 +8,9 @@ from zoomq.automations.context import AutomationContext, StepResult
 from zoomq.automations.dispatch import DispatchReport, dispatch_event, run_automation
 from zoomq.automations.loader import load_automations, split_modules
 from zoomq.automations.registry import Automation, Automations, automation, event_matches
-from zoomq.automations.rules import Condition, Rule, RulesError, load_rules, parse_rules
-from zoomq.automations.template import Template, TemplateError, compile_template, lookup
+from zoomq.automations.rules import Condition, Rule, load_rules, parse_rules
+from zoomq.automations.template import Template, compile_template, lookup
+from zoomq.errors import RulesError, TemplateError
 
 __all__ = [
     "Automation",

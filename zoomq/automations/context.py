@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from zoomq.actions import run_action
-from zoomq.actions.recover import find_earlier
-from zoomq.runtime.idempotency import IdempotencyStore, Looked, has_side_effects, run_once, step_key
+from zoomq.runtime.idempotency import IdempotencyStore, step_key
+from zoomq.runtime.steps import run_step
 
 if TYPE_CHECKING:
     from zoomq.client.http import ZoomClient
@@ -68,19 +67,15 @@ class AutomationContext:
         index = len(self.steps)
         skey = step_key(self.run_key, index, key)
         conn = connection or self.connection
-
-        def call() -> dict[str, Any]:
-            return run_action(self.clients(conn), key, data)
-
-        def recover(looked: Looked) -> dict[str, Any] | None:
-            return find_earlier(self.clients(conn), key, data, looked)
-
-        if self.store is None or not has_side_effects(key, data):
-            result, replayed = call(), False
-        else:
-            result, replayed = run_once(
-                self.store, skey, self.owner, self.lease, key, call, recover
-            )
+        result, replayed = run_step(
+            lambda: self.clients(conn),
+            key,
+            data,
+            store=self.store,
+            key=skey,
+            owner=self.owner,
+            lease=self.lease,
+        )
         self.steps.append(StepResult(index, key, skey, replayed))
         structlog.get_logger("zoomq.automations").info(
             "automation.step_skipped" if replayed else "automation.step_done",

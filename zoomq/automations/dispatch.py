@@ -15,11 +15,10 @@ import structlog
 
 from zoomq.automations.context import AutomationContext
 from zoomq.automations.registry import Automation, Automations
-from zoomq.errors import ZoomError
+from zoomq.errors import DispatchIncomplete
 from zoomq.runtime.idempotency import IdempotencyStore, event_key, run_key
 
 __all__ = [
-    "DispatchIncomplete",
     "DispatchReport",
     "Enqueue",
     "child_meta",
@@ -34,18 +33,6 @@ Enqueue = Callable[[str, str, dict[str, Any]], None]
 
 #: The meta fields a run inherits from its event.
 _INHERITED = ("connection", "received_at", "correlation_id", "dedup_key", "request_id")
-
-
-class DispatchIncomplete(ZoomError):
-    """Some runs could not be enqueued; the others were. Retrying the event is safe."""
-
-    def __init__(self, report: DispatchReport) -> None:
-        failed = ", ".join(sorted(report.failed))
-        super().__init__(f"could not enqueue automation run(s): {failed}")
-        self.report = report
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "failed": self.report.failed}
 
 
 @dataclass
@@ -113,7 +100,7 @@ def dispatch_event(
         report.sent.append(auto.name)
         log.info("automation.dispatched", automation=auto.name, run_key=key)
     if report.failed:
-        raise DispatchIncomplete(report)
+        raise DispatchIncomplete(report.failed)
     return report
 
 

@@ -33,22 +33,18 @@ from pydantic import AliasChoices, AliasPath, BaseModel
 
 from zoomq.actions import CATALOG, parse_input
 from zoomq.automations.registry import Automation, template_context
-from zoomq.automations.template import TemplateError, compile_value, lookup, render_value
-from zoomq.errors import ConfigurationError, InvalidInput
+from zoomq.automations.template import compile_value, lookup, render_value
+from zoomq.errors import InvalidInput, RulesError, TemplateError
 
 if TYPE_CHECKING:
     from zoomq.automations.context import AutomationContext
 
-__all__ = ["Condition", "Rule", "RulesError", "load_rules", "parse_rules"]
+__all__ = ["Condition", "Rule", "load_rules", "parse_rules"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _PATH_STEP = re.compile(r"^[A-Za-z0-9_-]+$")
 _RULE_KEYS = frozenset({"name", "event", "when", "action", "connection", "input", "description"})
 _OPS = frozenset({"eq", "in", "exists"})
-
-
-class RulesError(ConfigurationError):
-    """The rules file cannot be used; the message names the rule and the field."""
 
 
 @dataclass(frozen=True)

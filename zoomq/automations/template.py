@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zoomq.errors import InvalidInput
+from zoomq.errors import TemplateError
 
 __all__ = [
     "Template",
-    "TemplateError",
     "compile_template",
     "compile_value",
     "lookup",
@@ -27,14 +26,6 @@ __all__ = [
 
 _OPEN, _CLOSE = "{{", "}}"
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
-
-
-class TemplateError(InvalidInput):
-    """A template is malformed, or names a path the event does not have."""
-
-    def __init__(self, message: str, *, field: str = "template") -> None:
-        super().__init__(message, [{"field": field, "message": message}])
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """``ZoomClient``: the one way zoomq sends a request to Zoom.
 
 Per request: a slot from the distributed rate limiter, the bearer token (``ZoomAuth``),
-then the retry loop — the only one in the client — driven by ``RetryPolicy``.
+then the retry loop — the only one in the client — driven by ``RetryPolicy`` and the
+``client`` column of ``zoomq.errors.HANDLING``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from zoomq.client.retry import RetryPolicy
 from zoomq.client.scope import ApiScope
 from zoomq.client.tokens import MemoryTokenStore, RedisTokenStore, TokenStore
 from zoomq.clock import Clock, SystemClock
-from zoomq.errors import DailyLimitExceeded, RateLimited, TransportError
+from zoomq.errors import DailyLimitExceeded, RateLimited, TransportError, Unauthorized
 from zoomq.settings import Connection, Settings
 
 if TYPE_CHECKING:
@@ -194,37 +195,53 @@ class ZoomClient:
                     method, url, params=params, json=json, content=content, headers=headers
                 )
             except httpx.TransportError as exc:
-                sent = not isinstance(
+                failed = TransportError(
+                    f"{method} {_host_port(str(self.base_url))}: {type(exc).__name__}"
+                    " (the API base URL is ZOOM_API_BASE_URL or the connection's"
+                    " api_base_url)"
+                )
+                reached = not isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
-                if attempt + 1 >= policy.max_attempts or not policy.should_retry_transport(
-                    method, sent=sent
-                ):
-                    raise TransportError(
-                        f"{method} {_host_port(str(self.base_url))}: {type(exc).__name__}"
-                        " (the API base URL is ZOOM_API_BASE_URL or the connection's"
-                        " api_base_url)"
-                    ) from exc
+                if not policy.should_retry(failed, method, attempt, reached_zoom=reached):
+                    raise failed from exc
                 self.clock.sleep(policy.backoff.delay(attempt))
                 attempt += 1
                 continue
             status = response.status_code
             if status == 429:
-                self._rate_limited(response, attempt, category)
-                attempt += 1
-                continue
-            if policy.should_retry_status(method, status) and attempt + 1 < policy.max_attempts:
-                info = parse_rate_limit(response.headers, None, self.clock.time())
-                self.clock.sleep(min(policy.wait_for(attempt, info.retry_after), policy.max_wait))
+                self._rate_limited(response, method, attempt, category)
                 attempt += 1
                 continue
             # Only 2xx is success: a 3xx is not followed (the token stays with the API)
             # and would otherwise pass for an empty answer.
-            if raise_for_status and not 200 <= status < 300:
-                raise api_error(response)
+            if not 200 <= status < 300:
+                error = api_error(response)
+                if policy.should_retry(error, method, attempt):
+                    info = parse_rate_limit(response.headers, None, self.clock.time())
+                    wait = policy.wait_for(attempt, info.retry_after)
+                    self.clock.sleep(min(wait, policy.max_wait))
+                    attempt += 1
+                    continue
+                if isinstance(error, Unauthorized):
+                    self._drop_rejected_token(response)
+                if raise_for_status:
+                    raise error
             return response
 
-    def _rate_limited(self, response: httpx.Response, attempt: int, category: RateCategory) -> None:
+    def _drop_rejected_token(self, response: httpx.Response) -> None:
+        """Forget the token Zoom refused even after ``ZoomAuth`` fetched a fresh one.
+
+        The queue's one ``refresh`` attempt (``zoomq.errors.HANDLING``) then runs on
+        credentials fetched anew, on whichever worker takes it.
+        """
+        scheme, _, token = response.request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            self.tokens.invalidate(token)
+
+    def _rate_limited(
+        self, response: httpx.Response, method: str, attempt: int, category: RateCategory
+    ) -> None:
         """Sleep a short per-second 429 off, or raise for the queue to wait."""
         now = self.clock.time()
         body = error_body(response)
@@ -236,17 +253,20 @@ class ZoomClient:
             "tracking_id": response.headers.get("x-zm-trackingid"),
         }
         message = str(body.get("message") or "rate limited")
+        error: RateLimited
         if info.daily:
             wait = info.retry_after if info.retry_after is not None else 3600.0
-            raise DailyLimitExceeded(
+            error = DailyLimitExceeded(
                 message,
                 reset_at=datetime.fromtimestamp(now + wait, UTC),
                 retry_after=wait,
                 **common,
             )
-        wait = self.policy.wait_for(attempt, info.retry_after)
-        if wait > self.policy.max_wait or attempt + 1 >= self.policy.max_attempts:
-            raise RateLimited(message, retry_after=max(wait, 1.0), **common)
+        else:
+            wait = self.policy.wait_for(attempt, info.retry_after)
+            error = RateLimited(message, retry_after=max(wait, 1.0), **common)
+        if wait > self.policy.max_wait or not self.policy.should_retry(error, method, attempt):
+            raise error
         log.debug("zoom.rate_limited", wait=round(wait, 3), attempt=attempt)
         self.clock.sleep(wait)
 

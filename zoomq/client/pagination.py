@@ -29,7 +29,9 @@ def iter_pages(
 ) -> Iterator[dict[str, Any]]:
     """Yield each page's body; stop at an empty token, ``max_pages`` or a repeated token.
 
-    An expired token (code 300, 15 minutes) raises ``PageTokenExpired``.
+    An expired token (code 300, 15 minutes) raises ``PageTokenExpired``; the queue then
+    runs the task again, which walks the listing from its first page (``restart_listing``
+    in ``zoomq.errors.HANDLING``): a fresh token is only had from the first page.
     """
     seen: set[str] = set()
     token: str | None = None

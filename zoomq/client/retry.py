@@ -1,8 +1,10 @@
-"""The HTTP client's one retry policy: which outcomes to retry, and how long to wait.
+"""The HTTP client's one retry policy, and the one backoff calculator of both retry layers.
 
-The client retries *briefly* (connect errors, 5xx, a short per-second 429). A wait
-longer than ``max_wait`` is not slept: it becomes ``RateLimited`` for the queue,
-which owns long waits (STYLE.md §5).
+The client retries *briefly* (connect errors, 5xx, a short per-second 429): which errors
+it retries at all is the ``client`` column of ``zoomq.errors.HANDLING``; this policy
+bounds those retries (attempts, safe methods, statuses, the longest sleep). A wait
+longer than ``max_wait`` is not slept: it becomes ``RateLimited`` for the queue, which
+owns long waits (STYLE.md §5) and backs off with the same ``Backoff``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Backoff", "RetryPolicy"]
+from zoomq.errors import APIError, ClientAction, RateLimited, ZoomError, handling
+
+__all__ = ["IDEMPOTENT", "Backoff", "RetryPolicy"]
+
+#: Beyond this exponent ``base * 2**attempt`` is past any cap (and a float could overflow).
+_MAX_EXPONENT = 30
 
 
 @dataclass(frozen=True)
@@ -24,7 +31,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (0-based)."""
-        return self.rand() * min(self.cap, self.base * 2.0**attempt)
+        return self.rand() * min(self.cap, self.base * 2.0 ** min(attempt, _MAX_EXPONENT))
 
 
 #: Methods Zoom treats as safe to repeat after a 5xx (POST may have taken effect).
@@ -43,15 +50,26 @@ class RetryPolicy:
     #: Zoom may have happened, and only the queue's idempotency guard can tell.
     retry_unsafe_methods: bool = False
 
-    def should_retry_status(self, method: str, status: int) -> bool:
-        if status not in self.retry_statuses:
-            return False
-        # 503 means the request was not processed, so even a POST may go again.
-        return status == 503 or self.retry_unsafe_methods or method.upper() in IDEMPOTENT
+    def should_retry(
+        self, error: ZoomError, method: str, attempt: int, *, reached_zoom: bool = True
+    ) -> bool:
+        """Whether retry number ``attempt`` (0-based) of ``method`` may follow ``error``.
 
-    def should_retry_transport(self, method: str, *, sent: bool) -> bool:
-        """Connect errors never reached Zoom: any method may retry. Others: idempotent only."""
-        return not sent or self.retry_unsafe_methods or method.upper() in IDEMPOTENT
+        The table says which errors the client retries at all; then an attempt must be
+        left, and a request that may have reached Zoom is repeated only when that is
+        safe. A 429 counts as never processed; a 503 too (Zoom did not take the request).
+        """
+        if handling(error).client is not ClientAction.RETRY:
+            return False
+        if attempt + 1 >= self.max_attempts:
+            return False
+        if isinstance(error, RateLimited):
+            return True
+        if isinstance(error, APIError):
+            if error.status not in self.retry_statuses:
+                return False
+            reached_zoom = error.status != 503
+        return not reached_zoom or self.retry_unsafe_methods or method.upper() in IDEMPOTENT
 
     def wait_for(self, attempt: int, retry_after: float | None) -> float:
         """Honour ``Retry-After`` when given, else back off with jitter."""

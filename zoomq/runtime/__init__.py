@@ -5,13 +5,14 @@
 receiver uses both, and so can anything else that must enqueue fast (the bulk jobs API).
 """
 
+from zoomq.errors import QueueUnavailable
 from zoomq.runtime.celery_message import (
     RawJSON,
     build_task_message,
     next_delivery_tag,
     origin_nodename,
 )
-from zoomq.runtime.enqueue import ENQUEUE_SCRIPT, BatchEnqueuer, QueueUnavailable
+from zoomq.runtime.enqueue import ENQUEUE_SCRIPT, BatchEnqueuer
 
 __all__ = [
     "ENQUEUE_SCRIPT",

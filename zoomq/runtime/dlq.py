@@ -1,9 +1,10 @@
 """The dead-letter store: tasks that failed for good, kept for inspection and replay.
 
-A task lands here when its error must never be retried (``NEVER_RETRY``: bad input, not
-found, no permission) or when its retries ran out. Each entry keeps what is needed to run
-it again — task name, args, kwargs, id — with the connection, the error
-(``ZoomError.to_dict()``), the attempts made and the first and last failure times.
+A task lands here when its error must never be retried (``give_up`` in
+``zoomq.errors.HANDLING``: bad input, not found, no permission) or when its retries ran
+out. Each entry keeps what is needed to run it again — task name, args, kwargs, id — with
+the connection, the error (``ZoomError.to_dict()``), the attempts made and the first and
+last failure times.
 Replay sends it again with a fresh retry budget and removes it.
 
 Redis layout: a hash ``id → JSON`` and a sorted set of ids by last failure time.

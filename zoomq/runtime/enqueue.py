@@ -39,10 +39,10 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
-from zoomq.errors import TransportError
+from zoomq.errors import QueueUnavailable
 from zoomq.runtime.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
 
-__all__ = ["ENQUEUE_SCRIPT", "BatchEnqueuer", "QueueUnavailable"]
+__all__ = ["ENQUEUE_SCRIPT", "BatchEnqueuer"]
 
 log = structlog.get_logger(__name__)
 
@@ -78,10 +78,6 @@ return out
 """
 #: The ledger's keys, the first three KEYS of every call.
 _LEDGER_KEYS: Final = (DUE_KEY.encode(), MESSAGES_KEY.encode(), SUSPECT_KEY.encode())
-
-
-class QueueUnavailable(TransportError):
-    """The item is not known to be in Redis: Redis is down, slow, refused it, or we are full."""
 
 
 # One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,

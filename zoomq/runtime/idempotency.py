@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 import redis
 
-from zoomq.errors import TransportError, ZoomError
+from zoomq.actions import CATALOG
+from zoomq.errors import StepInProgress, TransportError, ZoomError
 
 __all__ = [
     "DoneRecord",
     "IdempotencyStore",
     "Looked",
-    "StepInProgress",
     "changed_nothing",
     "event_key",
     "has_side_effects",
@@ -88,18 +88,6 @@ return 0
 """
 
 
-class StepInProgress(ZoomError):
-    """Another delivery of the same step holds its lease; try again after ``retry_after``."""
-
-    def __init__(self, key: str, retry_after: float) -> None:
-        super().__init__(f"step {key} is running elsewhere; retry in {retry_after:.1f}s")
-        self.key = key
-        self.retry_after = retry_after
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "key": self.key, "retry_after": self.retry_after}
-
-
 def event_key(event: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> str:
     """The event's key: the receiver's ``dedup_key``, else a hash of the canonical JSON.
 
@@ -130,8 +118,6 @@ def step_key(run: str, index: int, action: str) -> str:
 
 def has_side_effects(action: str, data: Mapping[str, Any]) -> bool:
     """Whether running the action twice could change Zoom twice (GETs can repeat freely)."""
-    from zoomq.actions import CATALOG
-
     if action == "rawRequest":
         method = data.get("method", "GET")
         return not (isinstance(method, str) and method.strip().upper() in {"GET", "HEAD"})

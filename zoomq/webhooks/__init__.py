@@ -4,6 +4,7 @@ Zoom's side (event payloads, signing and delivering them) is emulated in
 ``zoomq.sandbox.webhooks``, a tool that production code never imports.
 """
 
+from zoomq.errors import MalformedWebhook, WebhookVerificationError
 from zoomq.webhooks.envelope import (
     URL_VALIDATION,
     ZoomEvent,
@@ -12,12 +13,7 @@ from zoomq.webhooks.envelope import (
     parse_envelope,
     plain_token,
 )
-from zoomq.webhooks.errors import (
-    ENVELOPE_REASONS,
-    VERIFICATION_REASONS,
-    MalformedWebhook,
-    WebhookVerificationError,
-)
+from zoomq.webhooks.errors import ENVELOPE_REASONS, VERIFICATION_REASONS
 from zoomq.webhooks.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

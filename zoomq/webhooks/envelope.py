@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from zoomq.webhooks.errors import MalformedWebhook
+from zoomq.errors import MalformedWebhook
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",

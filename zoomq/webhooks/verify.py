@@ -7,8 +7,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 
 from zoomq.clock import Clock, SystemClock
-from zoomq.errors import ConfigurationError
-from zoomq.webhooks.errors import WebhookVerificationError
+from zoomq.errors import ConfigurationError, WebhookVerificationError
 from zoomq.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 __all__ = ["DEFAULT_TOLERANCE", "WebhookVerifier", "find_header"]
