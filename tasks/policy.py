@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from celery.exceptions import SoftTimeLimitExceeded
 from redis import RedisError
 
-from tasks.config import QueueConfig
 from zoomq.errors import (
     NEVER_RETRY,
     DailyLimitExceeded,
@@ -22,6 +21,7 @@ from zoomq.errors import (
     ZoomError,
 )
 from zoomq.runtime.idempotency import StepInProgress
+from zoomq.settings import QueueSettings
 
 __all__ = ["Decision", "GiveUp", "Park", "RetryLater", "backoff", "decide"]
 
@@ -52,7 +52,7 @@ class GiveUp:
 Decision = RetryLater | Park | GiveUp
 
 
-def backoff(attempt: int, config: QueueConfig, rand: Callable[[], float]) -> float:
+def backoff(attempt: int, config: QueueSettings, rand: Callable[[], float]) -> float:
     """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
     ceiling = min(config.retry_backoff_cap, config.retry_backoff_base * (2.0 ** min(attempt, 30)))
     return rand() * ceiling
@@ -61,7 +61,7 @@ def backoff(attempt: int, config: QueueConfig, rand: Callable[[], float]) -> flo
 def decide(
     exc: BaseException,
     retries: Mapping[str, int],
-    config: QueueConfig,
+    config: QueueSettings,
     now: float,
     rand: Callable[[], float] = random.random,
 ) -> Decision:

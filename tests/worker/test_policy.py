@@ -8,7 +8,6 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from redis import ConnectionError as RedisConnectionError
 
-from tasks.config import QueueConfig
 from tasks.policy import GiveUp, Park, RetryLater, backoff, decide
 from zoomq.automations.template import TemplateError
 from zoomq.errors import (
@@ -27,9 +26,10 @@ from zoomq.errors import (
     Unauthorized,
 )
 from zoomq.runtime.idempotency import StepInProgress
+from zoomq.settings import QueueSettings
 
 NOW = 1_800_000_000.0
-CONFIG = QueueConfig(
+CONFIG = QueueSettings(
     visibility_timeout=3600,
     task_time_limit=1800,
     retry_backoff_base=2.0,
