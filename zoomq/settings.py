@@ -469,4 +469,6 @@ def env_name(loc: tuple[int | str, ...]) -> str:
         field = _SECTIONS[str(loc[0])].model_fields.get(str(loc[1]))
         if field is not None:
             return _env_of(field)
-    return ".".join(str(p) for p in loc).upper() or "settings"
+    if len(loc) == 1 and loc[0] in _SECTIONS:
+        return ""  # a rule across fields: its message names their variables
+    return ".".join(str(p) for p in loc).upper()
