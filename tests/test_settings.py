@@ -243,3 +243,13 @@ def test_connections_add_then_list_use_the_same_default_file(tmp_path: Path) -> 
     listed = run(tmp_path, "connections", "list", REDIS_URL="redis://127.0.0.1:1/0")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("team\tserver_to_server\taccount=acct")
+
+
+def test_the_server_freezes_the_collector_unless_told_not_to(clean: pytest.MonkeyPatch) -> None:
+    """`zoomq receiver` turns gc_freeze on by default; ZOOMQ_GC_FREEZE=false keeps it off."""
+    from receiver.app import server_config
+
+    assert Settings().receiver.gc_freeze is False
+    assert server_config(Settings()).gc_freeze is True
+    clean.setenv("ZOOMQ_GC_FREEZE", "false")
+    assert server_config(Settings()).gc_freeze is False

@@ -206,10 +206,10 @@ class QueueSettings(_Section):
     #: Hard and soft time limits of one task run (s); below the visibility timeout. A soft
     #: limit not below the hard one becomes 95 % of it.
     task_time_limit: int = _env("ZOOMQ_TASK_TIME_LIMIT", 1800, gt=0)
-    task_soft_time_limit: int = _env("ZOOMQ_TASK_SOFT_TIME_LIMIT", 1740, gt=0)
+    task_soft_time_limit: int = _env("ZOOMQ_TASK_SOFT_TIME_LIMIT", 1740, ge=0)
     #: Transient errors (TransportError, ServerError, ...): full-jitter exponential backoff.
-    retry_backoff_base: float = _env("ZOOMQ_RETRY_BACKOFF_BASE", 2.0, gt=0)
-    retry_backoff_cap: float = _env("ZOOMQ_RETRY_BACKOFF_CAP", 600.0, gt=0)
+    retry_backoff_base: float = _env("ZOOMQ_RETRY_BACKOFF_BASE", 2.0, ge=0)
+    retry_backoff_cap: float = _env("ZOOMQ_RETRY_BACKOFF_CAP", 600.0, ge=0)
     max_retries: int = _env("ZOOMQ_MAX_RETRIES", 8, ge=0)
     #: RateLimited: wait its retry_after plus up to this much jitter (s); own budget.
     rate_limit_jitter: float = _env("ZOOMQ_RATE_LIMIT_JITTER", 5.0, ge=0)
