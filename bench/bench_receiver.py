@@ -137,14 +137,15 @@ def serve(kind: str, port: int, redis_url: str) -> None:
         gc.collect()
         gc.freeze()  # the same treatment as the receiver's (gc_freeze, as the CLI sets it)
     else:
-        from receiver import ReceiverConfig, create_app
+        from receiver import create_app
+        from receiver.app import server_config
         from zoomq.settings import Settings
 
         settings = Settings(_env_file=None, zoom_webhook_secret_token=SECRET, redis_url=redis_url)
         # As `zoomq receiver` runs it (receiver.app.server_config), plus the two changes
         # that keep the precomputed signatures valid and make every request a new event.
-        config = ReceiverConfig.from_settings(
-            settings, gc_freeze=True, signature_tolerance=86400, dedup_ttl=1
+        config = server_config(settings).model_copy(
+            update={"signature_tolerance": 86400.0, "dedup_ttl": 1}
         )
         app = create_app(settings, config)
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")

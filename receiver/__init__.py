@@ -4,7 +4,6 @@ Imports ``zoomq`` only, never ``tasks`` or ``worker``: events reach Celery by ta
 """
 
 from receiver.app import create_app
-from receiver.config import ReceiverConfig
 from zoomq.runtime.names import EVENT_TASK
 
-__all__ = ["EVENT_TASK", "ReceiverConfig", "create_app"]
+__all__ = ["EVENT_TASK", "create_app"]

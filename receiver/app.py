@@ -5,14 +5,13 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from receiver.config import ReceiverConfig
 from receiver.health import health_routes
 from receiver.oauth import oauth_routes
 from receiver.runtime import ReceiverRuntime
 from receiver.webhooks import webhook_routes
 from zoomq.clock import Clock, SystemClock
 from zoomq.logs import configure_logging
-from zoomq.settings import Settings
+from zoomq.settings import ReceiverSettings, Settings
 
 __all__ = ["ReceiverApp", "create_app", "create_app_from_environment", "server_config"]
 
@@ -45,16 +44,16 @@ class ReceiverApp(Starlette):
 
 
 def create_app(
-    settings: Settings, config: ReceiverConfig | None = None, *, clock: Clock | None = None
+    settings: Settings, config: ReceiverSettings | None = None, *, clock: Clock | None = None
 ) -> ReceiverApp:
     """The receiver app. Its Redis clients and queue writer start with the ASGI lifespan.
+
+    ``config`` replaces ``settings.receiver`` (``server_config`` gives the server's).
 
     Raises ``ConfigurationError`` for an unusable connections file: better at start-up than
     at the first webhook. ``app.state.receiver`` is the ``ReceiverRuntime`` (for tests).
     """
-    runtime = ReceiverRuntime(
-        settings, config or ReceiverConfig.from_settings(settings), clock or SystemClock()
-    )
+    runtime = ReceiverRuntime(settings, config or settings.receiver, clock or SystemClock())
     webhooks = webhook_routes(runtime)
     app = ReceiverApp(
         # Webhook routes first: they are matched in order, and they are the hot path.
@@ -76,6 +75,12 @@ def create_app_from_environment() -> ReceiverApp:
     return create_app(settings, server_config(settings))
 
 
-def server_config(settings: Settings) -> ReceiverConfig:
-    """The configuration of a receiver that owns its process (CLI, uvicorn factory)."""
-    return ReceiverConfig.from_settings(settings, gc_freeze=True)
+def server_config(settings: Settings) -> ReceiverSettings:
+    """The receiver settings of a server that owns its process (CLI, uvicorn factory).
+
+    It freezes the cycle collector unless ``ZOOMQ_GC_FREEZE`` says otherwise.
+    """
+    config = settings.receiver
+    if "gc_freeze" in config.model_fields_set:
+        return config
+    return config.model_copy(update={"gc_freeze": True})

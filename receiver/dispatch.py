@@ -7,7 +7,6 @@ import json
 import time
 from typing import Any
 
-from receiver.config import ReceiverConfig
 from receiver.metrics import ReceiverMetrics
 from zoomq.clock import Clock
 from zoomq.runtime import (
@@ -17,7 +16,9 @@ from zoomq.runtime import (
     build_task_message,
     origin_nodename,
 )
-from zoomq.settings import DEFAULT_CONNECTION
+from zoomq.runtime.keys import Keys
+from zoomq.runtime.names import EVENT_TASK
+from zoomq.settings import DEFAULT_CONNECTION, ReceiverSettings
 from zoomq.webhooks import ZoomEvent, dedup_key
 
 __all__ = ["EventDispatcher", "event_task_id"]
@@ -58,13 +59,15 @@ def _embeddable(body: bytes) -> bool:
 class EventDispatcher:
     """Builds the ``zoomq.events.handle`` message for an event and enqueues it once."""
 
-    def __init__(self, config: ReceiverConfig, clock: Clock, metrics: ReceiverMetrics) -> None:
+    def __init__(
+        self, config: ReceiverSettings, keys: Keys, clock: Clock, metrics: ReceiverMetrics
+    ) -> None:
         #: Set while the app runs (the lifespan starts it); without it nothing is accepted.
         self.enqueuer: BatchEnqueuer | None = None
         self._config = config
         self._clock = clock
         self._metrics = metrics
-        self._seen_prefix = f"{config.key_prefix}:seen:"
+        self._seen_prefix = f"{keys.seen}:"
         self._origin = origin_nodename()
 
     def message(
@@ -93,7 +96,7 @@ class EventDispatcher:
         )
         arg: Any = RawJSON(body) if _embeddable(body) else event.raw
         message = build_task_message(
-            self._config.event_task,
+            EVENT_TASK,
             [arg],
             kwargs,
             task_id,

@@ -77,7 +77,7 @@ class _OAuthInstall:
 
     def __init__(self, runtime: ReceiverRuntime) -> None:
         self.runtime = runtime
-        self.prefix = runtime.config.key_prefix
+        self.prefix = runtime.keys.prefix
 
     async def install(self, request: Request) -> Response:  # noqa: PLR0911 - one per outcome
         runtime = self.runtime
@@ -154,7 +154,7 @@ class _OAuthInstall:
         runtime = self.runtime
         assert runtime.sync_redis is not None
         assert runtime.http is not None
-        store = RedisTokenStore(runtime.sync_redis)
+        store = RedisTokenStore(runtime.sync_redis, runtime.keys.prefix)
         tokens = AuthCodeTokens(runtime.settings, conn, store, runtime.http)
         deadline = runtime.clock.monotonic() + _LOCK_WAIT
         while True:

@@ -13,12 +13,13 @@ import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from receiver.config import ReceiverConfig, WebhookEndpoint, build_endpoints
+from receiver.config import WebhookEndpoint, build_endpoints
 from receiver.dispatch import EventDispatcher
 from receiver.metrics import ReceiverMetrics
 from zoomq.clock import Clock
 from zoomq.runtime import BatchEnqueuer
-from zoomq.settings import Connection, Settings
+from zoomq.runtime.keys import Keys
+from zoomq.settings import Connection, ReceiverSettings, Settings
 
 __all__ = ["GC_YOUNG_THRESHOLD", "ReceiverRuntime"]
 
@@ -33,9 +34,11 @@ GC_YOUNG_THRESHOLD = 10_000
 class ReceiverRuntime:
     """Built by ``create_app``; its clients and writer task live for the app's lifespan."""
 
-    def __init__(self, settings: Settings, config: ReceiverConfig, clock: Clock) -> None:
+    def __init__(self, settings: Settings, config: ReceiverSettings, clock: Clock) -> None:
         self.settings = settings
+        #: ``settings.receiver``, or what ``create_app`` was given instead.
         self.config = config
+        self.keys = Keys(settings.zoomq_key_prefix)
         self.clock = clock
         #: Read once: a changed connections file takes effect on restart.
         self.connections: dict[str, Connection] = settings.connections()
@@ -45,7 +48,7 @@ class ReceiverRuntime:
         self.metrics = ReceiverMetrics()
         self.redis: aredis.Redis | None = None
         self.enqueuer: BatchEnqueuer | None = None
-        self.dispatcher = EventDispatcher(config, clock, self.metrics)
+        self.dispatcher = EventDispatcher(config, self.keys, clock, self.metrics)
         # For the OAuth callback's token exchange, which is synchronous code in a thread.
         self.sync_redis: redis.Redis | None = None
         self.http: httpx.Client | None = None
@@ -53,7 +56,7 @@ class ReceiverRuntime:
     async def start(self) -> None:
         config = self.config
         self.redis = aredis.Redis.from_url(
-            config.redis_url,
+            self.settings.redis_url,
             # Fail fast and let the request answer 503: Zoom retries, we need not. One
             # immediate retry gets past a pooled connection that died with a Redis restart
             # (the enqueuer's own connection does the same by itself).
@@ -67,16 +70,17 @@ class ReceiverRuntime:
             max_batch=config.batch_size,
             max_pending=config.max_pending,
             on_batch=self.metrics.observe_batch,
+            keys=self.keys,
         )
         await self.enqueuer.start()
         self.metrics.pending = self.enqueuer.pending_count
         self.dispatcher.enqueuer = self.enqueuer
         self.sync_redis = redis.Redis.from_url(
-            config.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+            self.settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
         )
         self.http = httpx.Client(
             timeout=httpx.Timeout(
-                self.settings.zoomq_http_timeout, connect=self.settings.zoomq_http_connect_timeout
+                self.settings.http.timeout, connect=self.settings.http.connect_timeout
             )
         )
         if config.gc_freeze:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from celery.exceptions import SoftTimeLimitExceeded
 from redis import RedisError
 
-from tasks.config import QueueConfig
 from zoomq.client.retry import Backoff
 from zoomq.errors import QueueAction, ZoomError, handled_as, handling
+from zoomq.settings import QueueSettings
 
 __all__ = [
     "CREDENTIAL_REFRESHES",
@@ -82,12 +82,12 @@ class _Again:
     wait: float
 
 
-def queue_backoff(config: QueueConfig, rand: Callable[[], float]) -> Backoff:
+def queue_backoff(config: QueueSettings, rand: Callable[[], float]) -> Backoff:
     """The queue's full-jitter backoff: the client's calculator with the queue's scale."""
     return Backoff(base=config.retry_backoff_base, cap=config.retry_backoff_cap, rand=rand)
 
 
-def backoff(attempt: int, config: QueueConfig, rand: Callable[[], float]) -> float:
+def backoff(attempt: int, config: QueueSettings, rand: Callable[[], float]) -> float:
     """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
     return queue_backoff(config, rand).delay(attempt)
 
@@ -106,19 +106,19 @@ def _snake(name: str) -> str:
 
 
 _Step = Callable[
-    [BaseException, Mapping[str, int], QueueConfig, Callable[[], float]], "Decision | _Again"
+    [BaseException, Mapping[str, int], QueueSettings, Callable[[], float]], "Decision | _Again"
 ]
 
 
 def _backoff(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     wait = backoff(retries.get("transient", 0), config, rand)
     return _Again(config.max_retries, "transient", wait)
 
 
 def _wait(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     # Named after the class whose row says ``wait`` (rate_limited, step_in_progress), so
     # each kind of wait counts apart; all share the larger rate-limit budget.
@@ -131,7 +131,7 @@ def _wait(
 
 
 def _park(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     reset_at = getattr(exc, "reset_at", None)
     if reset_at is None:
@@ -140,7 +140,7 @@ def _park(
 
 
 def _restart_listing(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     # Soon: the restarted walk needs the whole of a fresh token's 15 minutes.
     wait = backoff(retries.get("listing_restart", 0), config, rand)
@@ -148,13 +148,13 @@ def _restart_listing(
 
 
 def _refresh(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     return _Again(CREDENTIAL_REFRESHES, "credentials_refresh", backoff(0, config, rand))
 
 
 def _give_up(
-    exc: BaseException, retries: Mapping[str, int], config: QueueConfig, rand: Callable[[], float]
+    exc: BaseException, retries: Mapping[str, int], config: QueueSettings, rand: Callable[[], float]
 ) -> Decision | _Again:
     return GiveUp("never_retry")
 
@@ -172,7 +172,7 @@ _STEPS: Mapping[QueueAction, _Step] = {
 def decide(
     exc: BaseException,
     retries: Mapping[str, int],
-    config: QueueConfig,
+    config: QueueSettings,
     now: float,
     rand: Callable[[], float] = random.random,
 ) -> Decision:

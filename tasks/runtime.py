@@ -15,12 +15,12 @@ from typing import Any
 import redis
 from celery import Celery
 
-from tasks.config import QueueConfig
 from zoomq.automations import Automations, load_automations
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError
 from zoomq.runtime.dlq import DeadLetterStore
 from zoomq.runtime.idempotency import IdempotencyStore
+from zoomq.runtime.keys import Keys
 from zoomq.runtime.ledger import Ledger
 from zoomq.runtime.parking import ParkingLot
 from zoomq.settings import Connection, Settings
@@ -36,12 +36,13 @@ class Runtime:
     def __init__(
         self,
         settings: Settings,
-        config: QueueConfig | None = None,
         *,
         automations: Automations | None = None,
     ) -> None:
         self.settings = settings
-        self.config = config or QueueConfig.from_settings(settings)
+        #: The queue layer's settings (retry budgets, time limits, ...): ``settings.queue``.
+        self.config = settings.queue
+        self.keys = Keys(settings.zoomq_key_prefix)
         self._automations = automations
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -79,19 +80,19 @@ class Runtime:
 
     @property
     def store(self) -> IdempotencyStore:
-        return IdempotencyStore(self.redis, ttl=self.config.idempotency_ttl)
+        return IdempotencyStore(self.redis, keys=self.keys, ttl=self.config.idempotency_ttl)
 
     @property
     def parking(self) -> ParkingLot:
-        return ParkingLot(self.redis)
+        return ParkingLot(self.redis, keys=self.keys)
 
     @property
     def dlq(self) -> DeadLetterStore:
-        return DeadLetterStore(self.redis)
+        return DeadLetterStore(self.redis, keys=self.keys)
 
     @property
     def ledger(self) -> Ledger:
-        return Ledger(self.redis)
+        return Ledger(self.redis, keys=self.keys)
 
     @property
     def automations(self) -> Automations:

@@ -115,6 +115,7 @@ def test_add_oauth_connection_with_code(tmp_path: Path, redis_url: str) -> None:
 
 def test_missing_connection_is_a_clear_error(tmp_path: Path, redis_url: str) -> None:
     """With nothing configured, `zoomq action` says how to configure, exit 2."""
+    (tmp_path / "connections.json").write_text("[]")
     result = CliRunner().invoke(
         cli, ["action", "getUser", "--input", '{"userId": "me"}'], env=_env(tmp_path, redis_url)
     )

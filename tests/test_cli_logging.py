@@ -29,6 +29,7 @@ SECRET = "s3cr3t-VALUE-123"
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a deployment: nothing zoomq reads but what the test sets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "REDIS"))}
+    (tmp_path / "none.json").write_text("[]")  # no connections beyond the environment's
     env.update(
         {
             "PYTHONPATH": str(REPO),

@@ -1,6 +1,9 @@
 """The one typed settings object, built at the edge (CLI, app factory) and passed down.
 
-Nothing below the edge reads ``os.environ``: it takes a ``Settings``.
+Nothing below the edge reads ``os.environ``: it takes a ``Settings``. Its sections
+(``settings.http``, ``settings.receiver``, ``settings.queue``) are plain models whose
+fields each name their flat environment variable once (``ZOOMQ_VISIBILITY_TIMEOUT`` ->
+``settings.queue.visibility_timeout``); ``env_vars()`` lists them all, with defaults.
 """
 
 from __future__ import annotations
@@ -9,13 +12,44 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from zoomq.errors import ConfigurationError
+from zoomq.webhooks.envelope import DEFAULT_MAX_DEPTH
+from zoomq.webhooks.verify import DEFAULT_TOLERANCE
 
-__all__ = ["DEFAULT_CONNECTION", "Connection", "ConnectionType", "Plan", "Settings"]
+__all__ = [
+    "DEFAULT_CONNECTION",
+    "DEFAULT_CONNECTIONS_FILE",
+    "DEFAULT_KEY_PREFIX",
+    "Connection",
+    "ConnectionType",
+    "HttpSettings",
+    "Plan",
+    "QueueSettings",
+    "ReceiverSettings",
+    "Settings",
+    "env_name",
+    "env_vars",
+]
 
 #: The connection built from ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``.
 DEFAULT_CONNECTION = "default"
@@ -26,6 +60,14 @@ _PLACEHOLDERS = frozenset(
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: What every Redis key zoomq writes starts with (``ZOOMQ_KEY_PREFIX``).
+DEFAULT_KEY_PREFIX = "zoomq"
+
+#: Read when it exists and ``ZOOMQ_CONNECTIONS_FILE`` is unset; ``connections add`` writes it.
+DEFAULT_CONNECTIONS_FILE = Path("zoomq-connections.json")
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class Plan(StrEnum):
@@ -94,6 +136,167 @@ class Connection(BaseModel):
         return self.account_id or f"app:{self.name}"
 
 
+def _env(name: str, default: Any, **constraints: Any) -> Any:
+    """A section field read from the flat variable ``name`` (declared here, once)."""
+    return Field(default, json_schema_extra={"env": name}, **constraints)
+
+
+def _env_of(field: FieldInfo) -> str:
+    extra = field.json_schema_extra
+    assert isinstance(extra, dict), "every section field is declared with _env()"
+    return str(extra["env"])
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Section):
+    """The Zoom API client: timeouts (s), pool size, its own brief retries."""
+
+    timeout: float = _env("ZOOMQ_HTTP_TIMEOUT", 30.0, gt=0)
+    connect_timeout: float = _env("ZOOMQ_HTTP_CONNECT_TIMEOUT", 5.0, gt=0)
+    max_connections: int = _env("ZOOMQ_HTTP_MAX_CONNECTIONS", 32, gt=0)
+    max_attempts: int = _env("ZOOMQ_HTTP_MAX_ATTEMPTS", 4, gt=0)
+    #: The longest wait the client sleeps before raising ``RateLimited`` for the queue.
+    max_wait: float = _env("ZOOMQ_HTTP_MAX_WAIT", 10.0, ge=0)
+    #: Refresh cached access tokens this many seconds before they expire.
+    token_refresh_margin: float = _env("ZOOMQ_TOKEN_REFRESH_MARGIN", 300.0, ge=0)
+
+
+class ReceiverSettings(_Section):
+    """What the receiver needs beyond the connections."""
+
+    #: The Celery queue (= Redis list) webhook events go to.
+    events_queue: str = _env("ZOOMQ_EVENTS_QUEUE", "events", min_length=1)
+    #: Larger bodies are refused with 413 before they are read whole.
+    max_body_bytes: int = _env("ZOOMQ_WEBHOOK_MAX_BODY_BYTES", 1 << 20, gt=0)
+    #: Bodies nesting objects and arrays deeper than this are refused with 400, before
+    #: dedup: the worker's decoder would fail on them and the event would be lost.
+    max_depth: int = _env("ZOOMQ_WEBHOOK_MAX_DEPTH", DEFAULT_MAX_DEPTH, gt=0)
+    #: Seconds an ``x-zm-request-timestamp`` may be off, either way.
+    signature_tolerance: float = _env("ZOOMQ_WEBHOOK_TOLERANCE", DEFAULT_TOLERANCE, gt=0)
+    #: Seconds a request waits for Redis to confirm its event before answering 503.
+    #: Zoom gives 3 s and retries only >= 500, so a prompt 503 is the safe failure.
+    enqueue_timeout: float = _env("ZOOMQ_ENQUEUE_TIMEOUT", 1.0, gt=0)
+    #: Seconds a delivered event is remembered; Zoom's last retry comes ~85 min after the
+    #: first attempt, so 3 days is generous while costing ~100 bytes of Redis per event.
+    dedup_ttl: int = _env("ZOOMQ_WEBHOOK_DEDUP_TTL", 3 * 86400, gt=0)
+    #: Most events written to Redis in one round, and most waiting for a round.
+    batch_size: int = _env("ZOOMQ_ENQUEUE_BATCH_SIZE", 256, gt=0)
+    max_pending: int = _env("ZOOMQ_ENQUEUE_MAX_PENDING", 10_000, gt=0)
+    #: ``/readyz`` answers 503 if Redis does not answer PING within this many seconds.
+    readiness_timeout: float = _env("ZOOMQ_READINESS_TIMEOUT", 0.5, gt=0)
+    #: Seconds an OAuth install ``state`` stays valid.
+    oauth_state_ttl: int = _env("ZOOMQ_OAUTH_STATE_TTL", 600, gt=0)
+    #: Once started, hide everything allocated so far from the cycle collector
+    #: (``gc.freeze``): full collections then scan only what requests allocate. Measured
+    #: here at full load, p99 ~45 ms -> ~17 ms. Also raises the young-generation threshold
+    #: (``GC_YOUNG_THRESHOLD`` in ``receiver.runtime``). Process-wide, so unless set
+    #: explicitly only the server turns it on (``receiver.app.server_config``), not tests
+    #: or embedders.
+    gc_freeze: bool = _env("ZOOMQ_GC_FREEZE", False)
+
+
+class QueueSettings(_Section):
+    """Retry budgets, backoff, parking and idempotency of the queue layer (the worker)."""
+
+    #: Redis hands an unacknowledged message out again after this long (s).
+    visibility_timeout: int = _env("ZOOMQ_VISIBILITY_TIMEOUT", 3600, gt=0)
+    #: Hard and soft time limits of one task run (s); below the visibility timeout. A soft
+    #: limit not below the hard one becomes 95 % of it.
+    task_time_limit: int = _env("ZOOMQ_TASK_TIME_LIMIT", 1800, gt=0)
+    task_soft_time_limit: int = _env("ZOOMQ_TASK_SOFT_TIME_LIMIT", 1740, ge=0)
+    #: Transient errors (TransportError, ServerError, ...): full-jitter exponential backoff.
+    retry_backoff_base: float = _env("ZOOMQ_RETRY_BACKOFF_BASE", 2.0, ge=0)
+    retry_backoff_cap: float = _env("ZOOMQ_RETRY_BACKOFF_CAP", 600.0, ge=0)
+    max_retries: int = _env("ZOOMQ_MAX_RETRIES", 8, ge=0)
+    #: RateLimited: wait its retry_after plus up to this much jitter (s); own budget.
+    rate_limit_jitter: float = _env("ZOOMQ_RATE_LIMIT_JITTER", 5.0, ge=0)
+    max_rate_limit_retries: int = _env("ZOOMQ_MAX_RATE_LIMIT_RETRIES", 50, ge=0)
+    #: DailyLimitExceeded: park until reset_at plus up to this much jitter (s).
+    daily_limit_jitter: float = _env("ZOOMQ_DAILY_LIMIT_JITTER", 60.0, ge=0)
+    #: The longest Celery countdown; longer waits are parked. 0: half the visibility timeout.
+    max_countdown: float = _env("ZOOMQ_MAX_COUNTDOWN", 0.0, ge=0)
+    #: Lease of one idempotent step while it runs (s), and how long done records live.
+    step_lease: float = _env("ZOOMQ_STEP_LEASE", 300.0, gt=0)
+    idempotency_ttl: int = _env("ZOOMQ_IDEMPOTENCY_TTL", 7 * 86_400, gt=0)
+    #: How often the worker's scheduler looks for due parked tasks (s).
+    scheduler_interval: float = _env("ZOOMQ_SCHEDULER_INTERVAL", 1.0, gt=0)
+    #: The declarative rules file (TOML), checked at worker start.
+    rules_file: Path | None = _env("ZOOMQ_RULES_FILE", None)
+    #: Modules with ``@automation`` functions (comma-separated in the environment).
+    automation_modules: tuple[str, ...] = _env("ZOOMQ_AUTOMATION_MODULES", ())
+
+    @field_validator("automation_modules", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        from zoomq.automations.loader import split_modules
+
+        return split_modules(v) if isinstance(v, str) or v is None else v
+
+    @model_validator(mode="after")
+    def _limits(self) -> QueueSettings:
+        if self.task_time_limit >= self.visibility_timeout:
+            raise ValueError(
+                f"ZOOMQ_TASK_TIME_LIMIT ({self.task_time_limit}) must be below "
+                f"ZOOMQ_VISIBILITY_TIMEOUT ({self.visibility_timeout}): a task still running "
+                "when its message becomes visible again would run twice"
+            )
+        # Derived values, set once here so every reader sees the same number.
+        if self.max_countdown <= 0:
+            object.__setattr__(self, "max_countdown", self.visibility_timeout / 2)
+        if self.task_soft_time_limit >= self.task_time_limit:
+            object.__setattr__(self, "task_soft_time_limit", int(self.task_time_limit * 0.95))
+        return self
+
+
+#: Settings field -> its section model.
+_SECTIONS: dict[str, type[_Section]] = {
+    "http": HttpSettings,
+    "receiver": ReceiverSettings,
+    "queue": QueueSettings,
+}
+
+
+def _section_values(env: EnvSettingsSource) -> dict[str, Any]:
+    """``{"queue": {"visibility_timeout": "60"}, ...}`` from the flat variables set."""
+    found: dict[str, Any] = {}
+    for section, model in _SECTIONS.items():
+        values = {}
+        for name, field in model.model_fields.items():
+            raw = env.env_vars.get(_env_of(field).lower())
+            if raw is not None:
+                values[name] = raw
+        if values:
+            found[section] = values
+    return found
+
+
+class _FlatEnv(EnvSettingsSource):
+    """The process environment, sections read from their flat variables."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in _SECTIONS:  # never a variable named HTTP, RECEIVER or QUEUE
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {**super().__call__(), **_section_values(self)}
+
+
+class _FlatDotEnv(DotEnvSettingsSource):
+    """The ``.env`` file, sections read from their flat variables."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in _SECTIONS:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {**super().__call__(), **_section_values(self)}
+
+
 class Settings(BaseSettings):
     """All of zoomq's configuration, from the environment (and an optional .env file)."""
 
@@ -113,55 +316,46 @@ class Settings(BaseSettings):
     zoom_api_hosts: tuple[str, ...] = ()
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    #: JSON file with a list of connections (see ``Connection``).
-    zoomq_connections_file: Path | None = None
+    #: Every Redis key zoomq writes starts with ``<prefix>:`` (``zoomq.runtime.keys``).
+    zoomq_key_prefix: str = Field(DEFAULT_KEY_PREFIX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    #: JSON file with a list of connections (see ``Connection``); the default one is read
+    #: only if it exists, any other must exist.
+    zoomq_connections_file: Path = DEFAULT_CONNECTIONS_FILE
     zoomq_log_format: Literal["auto", "json", "console"] = "auto"
     #: Level of every process's logs (on stderr): DEBUG, INFO, WARNING, ERROR or CRITICAL.
     zoomq_log_level: str = "INFO"
 
-    #: HTTP client: timeouts (s), pool size, and the longest wait it sleeps before
-    #: raising ``RateLimited`` for the queue to handle.
-    zoomq_http_timeout: float = 30.0
-    zoomq_http_connect_timeout: float = 5.0
-    zoomq_http_max_connections: int = 32
-    zoomq_http_max_attempts: int = 4
-    zoomq_http_max_wait: float = 10.0
-    #: Refresh cached access tokens this many seconds before they expire.
-    zoomq_token_refresh_margin: float = 300.0
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
 
-    # The receiver.
-    zoomq_events_queue: str = "events"
-    #: Larger webhook bodies get 413 without being read whole.
-    zoomq_webhook_max_body_bytes: int = 1_048_576
-    #: Webhook bodies nesting objects and arrays deeper than this get 400.
-    zoomq_webhook_max_depth: int = 64
-    #: How far (s) a webhook's timestamp may be from now, either way.
-    zoomq_webhook_tolerance: float = 300.0
-    #: A webhook not safely in Redis within this many seconds gets 503 (Zoom retries).
-    zoomq_enqueue_timeout: float = 1.0
-    #: How long a delivered event's body is remembered, to acknowledge redeliveries.
-    zoomq_webhook_dedup_ttl: int = 259_200
-    zoomq_enqueue_batch_size: int = 256
-    zoomq_enqueue_max_pending: int = 10_000
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The same sources in the same order; only the sections' variables are read flat.
+        assert isinstance(dotenv_settings, DotEnvSettingsSource)
+        dotenv = _FlatDotEnv(
+            settings_cls,
+            env_file=dotenv_settings.env_file,
+            env_file_encoding=dotenv_settings.env_file_encoding,
+        )
+        return init_settings, _FlatEnv(settings_cls), dotenv, file_secret_settings
 
-    # The worker. ``None`` means the default in ``tasks.config.QueueConfig``.
-    #: The declarative rules file (TOML), checked at worker start.
-    zoomq_rules_file: Path | None = None
-    #: Comma-separated modules with ``@automation`` functions.
-    zoomq_automation_modules: str | None = None
-    zoomq_visibility_timeout: int | None = None
-    zoomq_task_time_limit: int | None = None
-    zoomq_task_soft_time_limit: int | None = None
-    zoomq_retry_backoff_base: float | None = None
-    zoomq_retry_backoff_cap: float | None = None
-    zoomq_max_retries: int | None = None
-    zoomq_rate_limit_jitter: float | None = None
-    zoomq_max_rate_limit_retries: int | None = None
-    zoomq_daily_limit_jitter: float | None = None
-    zoomq_max_countdown: float | None = None
-    zoomq_step_lease: float | None = None
-    zoomq_idempotency_ttl: int | None = None
-    zoomq_scheduler_interval: float | None = None
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme
+        if scheme not in _REDIS_SCHEMES:
+            raise ValueError(
+                f"must be a {', '.join(s + '://' for s in _REDIS_SCHEMES)} URL, not {v!r}"
+            )
+        return v
 
     @field_validator("zoomq_log_level")
     @classmethod
@@ -177,7 +371,7 @@ class Settings(BaseSettings):
     def _no_placeholders(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
         return _reject_placeholder(v, info.field_name.upper())
 
-    def connections(self) -> dict[str, Connection]:
+    def connections(self, *, file_required: bool | None = None) -> dict[str, Connection]:
         """Every configured connection by name: the env-defined default plus the file's."""
         found: dict[str, Connection] = {}
         if self.zoom_client_id and self.zoom_client_secret:
@@ -197,7 +391,7 @@ class Settings(BaseSettings):
                 },
                 "environment",
             )
-        for raw in self.file_connections():
+        for raw in self.file_connections(required=file_required):
             conn = self._build(raw, str(self.zoomq_connections_file))
             if conn.name in found:
                 raise ConfigurationError(f"connection {conn.name!r} is defined twice")
@@ -228,14 +422,20 @@ class Settings(BaseSettings):
     def authorize_url(self, conn: Connection) -> str:
         return conn.oauth_authorize_url or self.zoom_oauth_authorize_url
 
-    def file_connections(self) -> list[dict[str, Any]]:
-        """The raw entries of the connections file (a list, or ``{"connections": [...]}``)."""
+    def file_connections(self, *, required: bool | None = None) -> list[dict[str, Any]]:
+        """The raw entries of the connections file (a list, or ``{"connections": [...]}``).
+
+        A missing file is an error when ``required`` (by default: unless it is the default
+        file, which is read only if present; any other path was set to be read).
+        """
         path = self.zoomq_connections_file
-        if path is None:
-            return []
+        if required is None:
+            required = path != DEFAULT_CONNECTIONS_FILE
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
+            if required:
+                raise ConfigurationError(f"ZOOMQ_CONNECTIONS_FILE: {path} does not exist") from None
             return []
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot read connections file {path}: {exc}") from exc
@@ -252,3 +452,27 @@ class Settings(BaseSettings):
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "connection"
             raise ConfigurationError(f"{where}: {loc}: {first['msg']}") from exc
+
+
+def env_vars() -> dict[str, tuple[tuple[str, ...], Any]]:
+    """Every environment variable ``Settings`` reads -> (its path in Settings, its default)."""
+    found: dict[str, tuple[tuple[str, ...], Any]] = {}
+    for name, field in Settings.model_fields.items():
+        section = _SECTIONS.get(name)
+        if section is None:
+            found[name.upper()] = ((name,), field.get_default(call_default_factory=True))
+            continue
+        for sub, subfield in section.model_fields.items():
+            found[_env_of(subfield)] = ((name, sub), subfield.get_default())
+    return found
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The variable behind a validation error's location (``("queue", "max_retries")``)."""
+    if len(loc) >= 2 and loc[0] in _SECTIONS:
+        field = _SECTIONS[str(loc[0])].model_fields.get(str(loc[1]))
+        if field is not None:
+            return _env_of(field)
+    if len(loc) == 1 and loc[0] in _SECTIONS:
+        return ""  # a rule across fields: its message names their variables
+    return ".".join(str(p) for p in loc).upper()

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.clock import FakeClock as _FakeClock
-from zoomq.settings import Connection, Settings
+from zoomq.settings import Connection, HttpSettings, Settings
 
 
 class FakeClock(_FakeClock):
@@ -54,7 +54,7 @@ def settings(**overrides: Any) -> Settings:
         "zoom_client_secret": "real-secret-value",
         "zoom_api_base_url": "https://api.zoom.us/v2",
         "zoom_oauth_token_url": "https://zoom.us/oauth/token",
-        "zoomq_http_max_wait": 10.0,
+        "http": HttpSettings(max_wait=10.0),
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)

@@ -26,6 +26,7 @@ from zoomq.errors import (
     TransportError,
     Unauthorized,
 )
+from zoomq.settings import HttpSettings
 
 
 def make(zoom: ScriptedZoom, clock: FakeClock | None = None, **overrides: object) -> ZoomClient:
@@ -291,7 +292,7 @@ def test_requests_refused_by_the_local_limiter_do_not_use_the_daily_cap() -> Non
     """A request the limiter hands back to the queue never reached Zoom: it is not counted."""
     clock = FakeClock()
     zoom = ScriptedZoom(*[httpx.Response(201, json={}) for _ in range(3)])
-    s = settings(zoomq_http_max_wait=0.0)
+    s = settings(http=HttpSettings(max_wait=0.0))
     conn = connection(s).model_copy(update={"rate_limits": {"medium": 0.01}})  # 1 per 100 s
     client = ZoomClient(
         s, conn, transport=zoom.transport(), clock=clock,

@@ -13,7 +13,6 @@ import httpx
 import pytest
 import redis
 
-from tasks.config import QueueConfig
 from tasks.policy import GiveUp, decide
 from tests.client.fakes import FakeClock, ScriptedZoom, connection, settings
 from tests.client.listener import Answer, Listener, Seen
@@ -24,6 +23,7 @@ from zoomq.errors import ClientAction, Handling, QueueAction, UnexpectedStatus, 
 from zoomq.runtime.idempotency import IdempotencyStore, run_once
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
+from zoomq.settings import QueueSettings
 
 REDIRECTS = [301, 302, 303, 304, 307, 308]
 
@@ -79,7 +79,7 @@ def test_a_redirect_is_never_retried_by_the_queue() -> None:
     """The queue gives up at once: a redirect answers the same every time."""
     error = UnexpectedStatus("unexpected 301", status=301)
     assert handling(error) == Handling(ClientAction.RAISE, QueueAction.GIVE_UP)
-    assert decide(error, {}, QueueConfig(), now=0.0) == GiveUp("never_retry")
+    assert decide(error, {}, QueueSettings(), now=0.0) == GiveUp("never_retry")
 
 
 # -- over real HTTP -----------------------------------------------------------------------------
@@ -179,6 +179,7 @@ def test_zoomq_action_exits_1_naming_the_status(
     listener, script = api
     script.status = status
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "REDIS"))}
+    (tmp_path / "none.json").write_text("[]")  # no connections beyond the environment's
     env.update(
         ZOOM_ACCOUNT_ID="sandbox-account",
         ZOOM_CLIENT_ID="sandbox-client",

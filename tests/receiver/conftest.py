@@ -17,10 +17,10 @@ import redis
 import uvicorn
 from starlette.applications import Starlette
 
-from receiver import ReceiverConfig, create_app
+from receiver import create_app
 from zoomq.clock import SystemClock
 from zoomq.sandbox.webhooks import build_event, build_headers, serialize
-from zoomq.settings import Settings
+from zoomq.settings import ReceiverSettings, Settings
 from zoomq.webhooks import sign
 
 SECRET = "whsec-receiver-Zoë"  # non-ASCII: secrets are keyed as UTF-8
@@ -178,10 +178,11 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app_factory(settings: Settings) -> Callable[..., Starlette]:
-    """``create_app`` over the test settings; keyword arguments override ReceiverConfig."""
+    """``create_app`` over the test settings; keyword arguments override settings.receiver."""
 
     def factory(**overrides: Any) -> Starlette:
-        return create_app(settings, ReceiverConfig.from_settings(settings, **overrides))
+        config = ReceiverSettings.model_validate({**settings.receiver.model_dump(), **overrides})
+        return create_app(settings, config)
 
     return factory
 

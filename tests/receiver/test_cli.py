@@ -21,6 +21,7 @@ LAUNCH = "from zoomq.cli.receiver import receiver_command; receiver_command()"
 def test_receiver_command_serves_webhooks(redis_url: str, tmp_path: Path) -> None:
     """The command reads Settings from the environment and answers on --host/--port."""
     port = free_port()
+    (tmp_path / "none.json").write_text("[]")  # no connections beyond the environment's
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from pydantic import ValidationError
 
-from receiver import ReceiverConfig, create_app
+from receiver import create_app
 from tests.receiver.conftest import (
     EVENTS,
     ROTATED,
@@ -30,6 +31,7 @@ from tests.receiver.conftest import (
 )
 from zoomq.errors import ConfigurationError
 from zoomq.sandbox.webhooks import build_event, serialize
+from zoomq.settings import ReceiverSettings
 
 
 def decode(raw: bytes) -> dict[str, Any]:
@@ -333,18 +335,19 @@ def test_bad_connections_file_fails_at_startup(redis_url: str, tmp_path: Path) -
 
 def test_config_from_settings_defaults(redis_url: str, tmp_path: Path) -> None:
     """Without receiver settings, the documented defaults apply; overrides are checked."""
-    config = ReceiverConfig.from_settings(make_settings(redis_url, tmp_path))
-    assert config.redis_url == redis_url
+    settings = make_settings(redis_url, tmp_path)
+    config = settings.receiver
+    assert settings.redis_url == redis_url
     assert (config.events_queue, config.max_body_bytes, config.enqueue_timeout) == (
         "events",
         1 << 20,
         1.0,
     )
     assert config.dedup_ttl == 3 * 86400
-    with pytest.raises(TypeError):
-        ReceiverConfig.from_settings(make_settings(redis_url, tmp_path), nonsense=1)
-    with pytest.raises(ValueError, match="positive"):
-        ReceiverConfig(enqueue_timeout=0)
+    with pytest.raises(ValidationError, match="nonsense"):
+        ReceiverSettings.model_validate({**config.model_dump(), "nonsense": 1})
+    with pytest.raises(ValidationError, match="enqueue_timeout"):
+        ReceiverSettings(enqueue_timeout=0)
 
 
 def test_dedup_marker_has_the_configured_ttl(app_factory: Any, redis_client: redis.Redis) -> None:

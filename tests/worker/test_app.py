@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from tasks.config import QueueConfig
 from tasks.runtime import get_runtime
 from worker.app import create_celery
 from zoomq.actions import CATALOG
-from zoomq.errors import ConfigurationError
-from zoomq.settings import Settings
+from zoomq.settings import QueueSettings, Settings
 
 
 def test_celery_is_configured_for_at_least_once_work(redis_url: str) -> None:
@@ -48,21 +47,21 @@ def test_tasks_are_registered_and_routed(redis_url: str) -> None:
 def test_worker_settings_reach_the_queue_config(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """ZOOMQ_* variables override QueueConfig's defaults; unset ones keep them."""
+    """ZOOMQ_* variables override the queue settings' defaults; unset ones keep them."""
     monkeypatch.setenv("ZOOMQ_RULES_FILE", str(tmp_path / "rules.toml"))
     monkeypatch.setenv("ZOOMQ_AUTOMATION_MODULES", "a.b, c")
     monkeypatch.setenv("ZOOMQ_MAX_RETRIES", "2")
     monkeypatch.setenv("ZOOMQ_RETRY_BACKOFF_BASE", "0.1")
-    config = QueueConfig.from_settings(Settings(_env_file=None))
+    config = Settings(_env_file=None).queue
     assert config.rules_file == tmp_path / "rules.toml"
     assert config.automation_modules == ("a.b", "c")
     assert config.max_retries == 2
     assert config.retry_backoff_base == 0.1
-    assert config.visibility_timeout == QueueConfig().visibility_timeout
+    assert config.visibility_timeout == QueueSettings().visibility_timeout
     assert config.max_countdown == config.visibility_timeout / 2
 
 
 def test_time_limit_must_stay_below_the_visibility_timeout() -> None:
     """A task that may outlive the visibility timeout would be delivered twice."""
-    with pytest.raises(ConfigurationError, match="VISIBILITY_TIMEOUT"):
-        QueueConfig(visibility_timeout=600, task_time_limit=600)
+    with pytest.raises(ValidationError, match=r"ZOOMQ_TASK_TIME_LIMIT .* ZOOMQ_VISIBILITY_TIMEOUT"):
+        QueueSettings(visibility_timeout=600, task_time_limit=600)

@@ -8,7 +8,6 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from redis import ConnectionError as RedisConnectionError
 
-from tasks.config import QueueConfig
 from tasks.policy import (
     CREDENTIAL_REFRESHES,
     LISTING_RESTARTS,
@@ -41,9 +40,10 @@ from zoomq.errors import (
     UnexpectedStatus,
     WebhookVerificationError,
 )
+from zoomq.settings import QueueSettings
 
 NOW = 1_800_000_000.0
-CONFIG = QueueConfig(
+CONFIG = QueueSettings(
     visibility_timeout=3600,
     task_time_limit=1800,
     retry_backoff_base=2.0,

@@ -26,7 +26,6 @@ from zoomq.settings import Connection, ConnectionType, Settings
 
 __all__ = ["connections_group"]
 
-DEFAULT_FILE = Path("zoomq-connections.json")
 #: Where ``zoomq receiver`` listens by default: the install link's base without a better one.
 DEFAULT_RECEIVER_URL = "http://127.0.0.1:8000"
 #: The longest an install link may stay valid.
@@ -34,7 +33,7 @@ MAX_INSTALL_TTL = 86_400
 
 
 def _file(settings: Settings) -> Path:
-    return Path(settings.zoomq_connections_file or DEFAULT_FILE)
+    return settings.zoomq_connections_file
 
 
 @click.group("connections")
@@ -59,7 +58,9 @@ def list_connections(settings: Settings) -> None:
         if conn.type is ConnectionType.OAUTH:
             has_tokens = False
             if store_redis is not None:
-                has_tokens = installed(RedisTokenStore(store_redis), conn.name)
+                has_tokens = installed(
+                    RedisTokenStore(store_redis, settings.zoomq_key_prefix), conn.name
+                )
             state = "installed" if has_tokens else "not installed"
         click.echo(
             f"{conn.name}\t{conn.type.value}\taccount={conn.account_id or '-'}\t"
@@ -111,9 +112,11 @@ def add_connection(
         except ValueError as exc:
             raise ConfigurationError(str(exc).splitlines()[-1].strip()) from None
         path = _file(settings)
-        settings = settings.model_copy(update={"zoomq_connections_file": path})
-        existing = settings.file_connections()  # the same reader (and errors) as at run time
-        if any(c.get("name") == name for c in existing) or name in settings.connections():
+        # The same reader (and errors) as at run time; the file may not exist yet.
+        existing = settings.file_connections(required=False)
+        if any(c.get("name") == name for c in existing) or name in settings.connections(
+            file_required=False
+        ):
             raise ConfigurationError(f"connection {name!r} already exists")
         _write_private(path, json.dumps([*existing, raw], indent=2) + "\n")
         click.echo(f"added {name} to {path}")
@@ -140,7 +143,9 @@ def _install(settings: Settings, conn: Connection, code: str, redirect_uri: str 
     store_redis = open_redis(settings, required=True)
     assert store_redis is not None
     with httpx.Client(timeout=TOKEN_TIMEOUT) as http:
-        provider = token_provider(settings, conn, RedisTokenStore(store_redis), http)
+        provider = token_provider(
+            settings, conn, RedisTokenStore(store_redis, settings.zoomq_key_prefix), http
+        )
         assert isinstance(provider, AuthCodeTokens)
         provider.exchange_code(code, redirect_uri)
     click.echo(f"installed {conn.name}: tokens stored")
@@ -191,8 +196,6 @@ def install_connection(
     settings: Settings, name: str, replace: bool, ttl: int, base_url: str | None
 ) -> None:
     """Print a one-time link that installs OAuth connection NAME through the receiver."""
-    from receiver.config import ReceiverConfig
-
     with zoom_errors():
         conn = settings.connection(name)
         if conn.type is not ConnectionType.OAUTH:
@@ -203,12 +206,14 @@ def install_connection(
         store_redis = open_redis(settings, required=True)
         assert store_redis is not None
         with store_redis:
-            if not replace and installed(RedisTokenStore(store_redis), name):
+            if not replace and installed(
+                RedisTokenStore(store_redis, settings.zoomq_key_prefix), name
+            ):
                 raise ConfigurationError(
                     f"connection {name!r} is already installed; pass --replace to replace "
                     "its tokens"
                 )
-            prefix = ReceiverConfig.from_settings(settings).key_prefix
+            prefix = settings.zoomq_key_prefix
             token = issue_grant(store_redis, prefix, InstallGrant(name, replace=replace), ttl)
     click.echo(f"open this link within {ttl} s to install {name} (it works once):", err=True)
     click.echo(install_link(base, token))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,12 +13,13 @@ from typing import Any, TypeVar
 import click
 import redis
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from zoomq.cli.devstate import read_live_state
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.logs import configure_logging
-from zoomq.settings import Settings
+from zoomq.settings import Settings, env_name
 
 __all__ = [
     "current_settings",
@@ -26,12 +28,14 @@ __all__ = [
     "open_client",
     "open_redis",
     "pass_settings",
+    "settings_errors",
     "setup_logging",
     "with_dev_state",
     "zoom_errors",
 ]
 
-_LOG_SETTINGS = ("zoomq_log_format", "zoomq_log_level")
+_LOG_SETTINGS = ("ZOOMQ_LOG_FORMAT", "ZOOMQ_LOG_LEVEL")
+_FIELD = re.compile(r'field "(\w+)"')
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,14 +45,24 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def settings_errors(exc: ValidationError | SettingsError) -> list[tuple[str, str]]:
+    """(variable, message) for each problem with the environment's settings."""
+    if isinstance(exc, ValidationError):
+        return [(env_name(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+    # pydantic-settings could not even decode a value (a JSON list that is not JSON, ...).
+    found = _FIELD.search(str(exc))
+    cause = f": {exc.__cause__}" if exc.__cause__ else ""
+    name = found.group(1).upper() if found else "settings"
+    return [(name, f"cannot be decoded{cause}")]
+
+
 def load_settings() -> Settings:
     """Settings from the environment; an invalid one exits 2 naming the variable."""
     try:
         return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]).upper()
-        fail(f"setting {field}: {first['msg']}", 2)
+    except (ValidationError, SettingsError) as exc:
+        name, message = settings_errors(exc)[0]
+        fail(f"setting {name}: {message}" if name else f"settings: {message}", 2)
         raise  # unreachable; for type checkers
 
 
@@ -64,11 +78,10 @@ def setup_logging(ctx: click.Context) -> None:
     if settings is None:
         try:
             settings = Settings()
-        except ValidationError as exc:
-            for error in exc.errors():
-                field = ".".join(str(p) for p in error["loc"])
-                if field in _LOG_SETTINGS:
-                    fail(f"setting {field.upper()}: {error['msg']}", 2)
+        except (ValidationError, SettingsError) as exc:
+            for name, message in settings_errors(exc):
+                if name in _LOG_SETTINGS:
+                    fail(f"setting {name}: {message}", 2)
         else:
             settings = root.obj = with_dev_state(settings, ctx)
     fmt, level = (

@@ -22,6 +22,7 @@ import redis
 from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.errors import ConfigurationError
 from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
+from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.names import QUEUES
 from zoomq.settings import Settings
@@ -116,7 +117,7 @@ def _store(settings: Settings) -> Iterator[DeadLetterStore]:
         client.close()
         fail(f"Redis at REDIS_URL is unreachable: {exc}", 2)
     try:
-        yield DeadLetterStore(client)
+        yield DeadLetterStore(client, keys=Keys(settings.zoomq_key_prefix))
     finally:
         client.close()
 

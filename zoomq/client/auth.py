@@ -66,7 +66,7 @@ class _Base:
         self.store = store
         self.http = http
         self.clock = clock or SystemClock()
-        self.margin = settings.zoomq_token_refresh_margin
+        self.margin = settings.http.token_refresh_margin
         self.key = f"{self.kind}:{connection.name}"
         #: Token-endpoint calls made by this provider (tests and metrics read it).
         self.fetches = 0

@@ -65,22 +65,26 @@ class ZoomClient:
         self.connection = connection
         self.clock = clock or SystemClock()
         self.policy = policy or RetryPolicy(
-            max_attempts=settings.zoomq_http_max_attempts, max_wait=settings.zoomq_http_max_wait
+            max_attempts=settings.http.max_attempts, max_wait=settings.http.max_wait
         )
         if limiter is None:
             limiter = (
-                RedisRateLimiter(redis_client) if redis_client else MemoryRateLimiter(self.clock)
+                RedisRateLimiter(redis_client, settings.zoomq_key_prefix)
+                if redis_client
+                else MemoryRateLimiter(self.clock)
             )
         if token_store is None:
-            token_store = RedisTokenStore(redis_client) if redis_client else MemoryTokenStore()
+            token_store = (
+                RedisTokenStore(redis_client, settings.zoomq_key_prefix)
+                if redis_client
+                else MemoryTokenStore()
+            )
         self.limiter = limiter
         self.base_url = settings.api_base_url(connection)
-        timeout = httpx.Timeout(
-            settings.zoomq_http_timeout, connect=settings.zoomq_http_connect_timeout
-        )
+        timeout = httpx.Timeout(settings.http.timeout, connect=settings.http.connect_timeout)
         limits = httpx.Limits(
-            max_connections=settings.zoomq_http_max_connections,
-            max_keepalive_connections=settings.zoomq_http_max_connections,
+            max_connections=settings.http.max_connections,
+            max_keepalive_connections=settings.http.max_connections,
         )
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._token_http = httpx.Client(

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zoomq.clock import Clock, SystemClock
+from zoomq.settings import DEFAULT_KEY_PREFIX
 
 if TYPE_CHECKING:
     import redis
@@ -213,7 +214,7 @@ def _burst(budget: Budget) -> float:
 class RedisRateLimiter:
     """The distributed limiter: one GCRA bucket per (account, category) in Redis."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "zoomq") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self._redis = client
         self._prefix = prefix
         self._gcra = client.register_script(_GCRA)

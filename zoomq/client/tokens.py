@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from zoomq.settings import DEFAULT_KEY_PREFIX
+
 if TYPE_CHECKING:
     import redis
 
@@ -78,7 +80,7 @@ return 0
 class RedisTokenStore:
     """Tokens in Redis, shared by every process of every host."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "zoomq") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self._redis = client
         self._prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)

@@ -22,12 +22,14 @@ from typing import Any, cast
 import redis
 
 from zoomq.logs import redact_value
+from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 
 __all__ = ["UNDECODABLE", "DeadLetter", "DeadLetterStore"]
 
-ENTRIES_KEY = "zoomq:dlq:entries"
-INDEX_KEY = "zoomq:dlq:index"
+#: The key names under the default prefix (a store uses those of its ``keys``).
+ENTRIES_KEY = Keys().dlq_entries
+INDEX_KEY = Keys().dlq_index
 
 #: Sends a message again (to Celery); the store stays free of queue code.
 Send = Callable[[TaskMessage], None]
@@ -127,13 +129,12 @@ class DeadLetterStore:
         self,
         client: redis.Redis,
         *,
-        entries_key: str = ENTRIES_KEY,
-        index_key: str = INDEX_KEY,
+        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = client
-        self.entries_key = entries_key
-        self.index_key = index_key
+        self.entries_key = keys.dlq_entries
+        self.index_key = keys.dlq_index
         self.clock = clock
         self._remove_if_same = client.register_script(_REMOVE_IF_SAME)
 

@@ -40,7 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from zoomq.errors import QueueUnavailable
-from zoomq.runtime.ledger import DUE_KEY, MESSAGES_KEY, SUSPECT_KEY
+from zoomq.runtime.keys import Keys
 
 __all__ = ["ENQUEUE_SCRIPT", "BatchEnqueuer"]
 
@@ -76,8 +76,6 @@ for i = 4, #KEYS, 2 do
 end
 return out
 """
-#: The ledger's keys, the first three KEYS of every call.
-_LEDGER_KEYS: Final = (DUE_KEY.encode(), MESSAGES_KEY.encode(), SUSPECT_KEY.encode())
 
 
 # One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,
@@ -103,6 +101,7 @@ class BatchEnqueuer:
         max_batch: int = 256,
         max_pending: int = 10_000,
         on_batch: Callable[[int, float], None] | None = None,
+        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
     ) -> None:
         if timeout <= 0 or max_batch < 1 or max_pending < 1:
             raise ValueError("timeout, max_batch and max_pending must be positive")
@@ -111,6 +110,10 @@ class BatchEnqueuer:
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._on_batch = on_batch
+        #: The ledger's keys, the first three KEYS of every call.
+        self._ledger_keys = tuple(
+            k.encode() for k in (keys.ledger_due, keys.ledger_messages, keys.ledger_suspect)
+        )
         # Items in submission order (so with ascending deadlines): those waiting for the
         # writer, and the round it has sent and waits on.
         self._pending: deque[_Item] = deque()
@@ -303,14 +306,14 @@ class BatchEnqueuer:
         if self._sha is None:
             self._sha = await self._load_script()
         # RESP: "*<argc>" then "$<len>" + bytes per argument; keys first, then ARGV.
-        keys: list[bytes] = [b"$%d\r\n%b\r\n" % (len(k), k) for k in _LEDGER_KEYS]
+        keys: list[bytes] = [b"$%d\r\n%b\r\n" % (len(k), k) for k in self._ledger_keys]
         now = repr(time.time()).encode("ascii")
         argv: list[bytes] = [b"$%d\r\n" % len(now), now, b"\r\n"]
         for dedup, queue, ttl, message, _, _, tid in batch:
             keys += (b"$%d\r\n" % len(dedup), dedup, b"\r\n$%d\r\n" % len(queue), queue, b"\r\n")
             argv += (b"$%d\r\n" % len(ttl), ttl, b"\r\n$%d\r\n" % len(message), message)
             argv += (b"\r\n$%d\r\n" % len(tid), tid, b"\r\n")
-        count = len(_LEDGER_KEYS) + 2 * len(batch)
+        count = len(self._ledger_keys) + 2 * len(batch)
         args = 1 + 3 * len(batch)
         tail = b"".join(keys + argv)
         try:

@@ -34,6 +34,8 @@ import redis
 
 from zoomq.actions import CATALOG
 from zoomq.errors import StepInProgress, TransportError, ZoomError
+from zoomq.runtime.keys import Keys
+from zoomq.settings import QueueSettings
 
 __all__ = [
     "DoneRecord",
@@ -48,7 +50,8 @@ __all__ = [
     "summarize",
 ]
 
-PREFIX = "zoomq:idem"
+#: The key prefix under the default ``Keys`` (a store uses that of its ``keys``).
+PREFIX = Keys().idempotency
 #: Results larger than this are recorded as a summary only.
 MAX_RESULT_BYTES = 16_384
 
@@ -181,12 +184,12 @@ class IdempotencyStore:
         self,
         client: redis.Redis,
         *,
-        prefix: str = PREFIX,
-        ttl: int = 7 * 86_400,
+        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
+        ttl: int = QueueSettings().idempotency_ttl,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = client
-        self.prefix = prefix
+        self.prefix = keys.idempotency
         self.ttl = ttl
         self.clock = clock
         self._begin = client.register_script(_BEGIN)

@@ -30,14 +30,16 @@ from typing import Any, cast
 
 import redis
 
+from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 
 __all__ = ["DUE_KEY", "MESSAGES_KEY", "SUSPECT_KEY", "BrokerKeys", "Ledger", "SweepResult"]
 
-DUE_KEY = "zoomq:ledger"
-MESSAGES_KEY = "zoomq:ledger:messages"
+#: The key names under the default prefix (a ``Ledger`` uses those of its ``keys``).
+DUE_KEY = Keys().ledger_due
+MESSAGES_KEY = Keys().ledger_messages
 #: Records found nowhere by a sweep: task id -> when (epoch seconds).
-SUSPECT_KEY = "zoomq:ledger:suspect"
+SUSPECT_KEY = Keys().ledger_suspect
 
 #: Items per LRANGE / HSCAN round trip.
 _CHUNK = 500
@@ -151,24 +153,33 @@ def _decode(raw: bytes) -> TaskMessage:
 class Ledger:
     """Record sent task messages; forget started ones; re-send those provably lost."""
 
-    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = client
+        self.due_key = keys.ledger_due
+        self.messages_key = keys.ledger_messages
+        self.suspect_key = keys.ledger_suspect
         self.clock = clock
         self._settle = client.register_script(_SETTLE)
 
     def record(self, message: TaskMessage, starts_at: float) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(MESSAGES_KEY, message.task_id, json.dumps(message.to_dict(), default=str))
-        pipe.zadd(DUE_KEY, {message.task_id: starts_at})
-        pipe.hdel(SUSPECT_KEY, message.task_id)
+        pipe.hset(self.messages_key, message.task_id, json.dumps(message.to_dict(), default=str))
+        pipe.zadd(self.due_key, {message.task_id: starts_at})
+        pipe.hdel(self.suspect_key, message.task_id)
         pipe.execute()
 
     def started(self, task_id: str) -> None:
         """The task has started: kombu's unacked set holds its message from here on."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(DUE_KEY, task_id)
-        pipe.hdel(MESSAGES_KEY, task_id)
-        pipe.hdel(SUSPECT_KEY, task_id)
+        pipe.zrem(self.due_key, task_id)
+        pipe.hdel(self.messages_key, task_id)
+        pipe.hdel(self.suspect_key, task_id)
         pipe.execute()
 
     def sweep(
@@ -196,7 +207,7 @@ class Ledger:
 
     def overdue(self, due_before: float, limit: int = 1000) -> list[str]:
         """Task ids of records that could start before ``due_before`` and have not."""
-        raw = self.redis.zrangebyscore(DUE_KEY, "-inf", due_before, start=0, num=limit)
+        raw = self.redis.zrangebyscore(self.due_key, "-inf", due_before, start=0, num=limit)
         return [i.decode() if isinstance(i, bytes) else str(i) for i in raw]
 
     def settle(
@@ -210,7 +221,7 @@ class Ledger:
         args: list[Any] = [self.clock(), marked_before, due_before]
         for task_id in ids:
             args += (task_id, "1" if task_id in present else "0")
-        raw: Any = self._settle(keys=[DUE_KEY, MESSAGES_KEY, SUSPECT_KEY], args=args)
+        raw: Any = self._settle(keys=[self.due_key, self.messages_key, self.suspect_key], args=args)
         return [_decode(m) for m in cast("list[bytes]", raw)]
 
     def present(self, wanted: set[str], broker: BrokerKeys) -> set[str] | None:
@@ -251,15 +262,15 @@ class Ledger:
         return False
 
     def count(self) -> int:
-        return int(self.redis.zcard(DUE_KEY))
+        return int(self.redis.zcard(self.due_key))
 
     def suspects(self) -> int:
-        return int(self.redis.hlen(SUSPECT_KEY))
+        return int(self.redis.hlen(self.suspect_key))
 
     def entries(self, task_ids: Iterable[str]) -> Sequence[TaskMessage | None]:
         """The recorded messages of ``task_ids`` (None where there is no record)."""
         ids = list(task_ids)
         if not ids:
             return []
-        raw = cast("list[bytes | None]", self.redis.hmget(MESSAGES_KEY, ids))
+        raw = cast("list[bytes | None]", self.redis.hmget(self.messages_key, ids))
         return [None if m is None else _decode(m) for m in raw]

@@ -18,14 +18,16 @@ from typing import Any, cast
 
 import redis
 
+from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 
 __all__ = ["ParkedTask", "ParkingLot"]
 
-PARKED_KEY = "zoomq:parked"
-MOVING_KEY = "zoomq:parked:moving"
+#: The key names under the default prefix (a ``ParkingLot`` uses those of its ``keys``).
+PARKED_KEY = Keys().parked
+MOVING_KEY = Keys().parked_moving
 #: Entries that cannot be read back (kept for inspection, never retried in a loop).
-BAD_KEY = "zoomq:parked:bad"
+BAD_KEY = Keys().parked_bad
 
 # Move up to ARGV[2] entries due by ARGV[1] from the parked set to the in-flight set.
 _CLAIM_DUE = """
@@ -91,13 +93,13 @@ class ParkingLot:
         self,
         client: redis.Redis,
         *,
-        key: str = PARKED_KEY,
-        moving_key: str = MOVING_KEY,
+        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = client
-        self.key = key
-        self.moving_key = moving_key
+        self.key = keys.parked
+        self.moving_key = keys.parked_moving
+        self.bad_key = keys.parked_bad
         self.clock = clock
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._recover = client.register_script(_RECOVER)
@@ -122,7 +124,7 @@ class ParkingLot:
                 # One unreadable entry must not hold back the rest of the batch forever.
                 pipe = self.redis.pipeline(transaction=True)
                 pipe.zrem(self.moving_key, member)
-                pipe.zadd(BAD_KEY, {member: at})
+                pipe.zadd(self.bad_key, {member: at})
                 pipe.execute()
         return claimed
 
