@@ -253,3 +253,9 @@ def test_the_server_freezes_the_collector_unless_told_not_to(clean: pytest.Monke
     assert server_config(Settings()).gc_freeze is True
     clean.setenv("ZOOMQ_GC_FREEZE", "false")
     assert server_config(Settings()).gc_freeze is False
+
+
+def test_a_keyword_that_names_no_field_is_refused() -> None:
+    """An old flat name in code is an error, not a silent fall-back to the default."""
+    with pytest.raises(TypeError, match="zoomq_max_retries"):
+        Settings(_env_file=None, zoomq_max_retries=2)  # type: ignore[call-arg]

@@ -329,6 +329,15 @@ class Settings(BaseSettings):
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
 
+    def __init__(self, **values: Any) -> None:
+        # Unknown lines in the environment and .env are ignored, but a keyword that names
+        # no field is a mistake in code (an old flat name such as ``zoomq_max_retries``
+        # would otherwise fall back to the default without a word).
+        unknown = sorted(k for k in values if not k.startswith("_") and k not in _FIELDS)
+        if unknown:
+            raise TypeError(f"Settings() got unknown fields: {', '.join(unknown)}")
+        super().__init__(**values)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -476,3 +485,6 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     if len(loc) == 1 and loc[0] in _SECTIONS:
         return ""  # a rule across fields: its message names their variables
     return ".".join(str(p) for p in loc).upper()
+
+
+_FIELDS = frozenset(Settings.model_fields)
