@@ -258,4 +258,4 @@ def test_the_server_freezes_the_collector_unless_told_not_to(clean: pytest.Monke
 def test_a_keyword_that_names_no_field_is_refused() -> None:
     """An old flat name in code is an error, not a silent fall-back to the default."""
     with pytest.raises(TypeError, match="zoomq_max_retries"):
-        Settings(_env_file=None, zoomq_max_retries=2)  # type: ignore[call-arg]
+        Settings(_env_file=None, zoomq_max_retries=2)

@@ -162,10 +162,11 @@ class StepInProgress(ZoomError):
 class DispatchIncomplete(ZoomError):
     """Some runs could not be enqueued; the others were. Retrying the event is safe."""
 
-    def __init__(self, failed: Mapping[str, str]) -> None:
+    def __init__(self, failed: Mapping[str, str], sent: Sequence[str] = ()) -> None:
         super().__init__(f"could not enqueue automation run(s): {', '.join(sorted(failed))}")
-        #: Each automation whose run could not be enqueued, and why.
+        #: Each automation whose run could not be enqueued, and why; those that were.
         self.failed = dict(failed)
+        self.sent = list(sent)
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "failed": self.failed}

@@ -102,8 +102,8 @@ def test_a_failing_enqueue_does_not_stop_the_others(redis_client: redis.Redis) -
 
     with pytest.raises(DispatchIncomplete) as failed:
         dispatch_event(registration(1), {"dedup_key": "e"}, autos, store, enqueue)
-    assert failed.value.report.sent == ["look"]
-    assert list(failed.value.report.failed) == ["register"]
+    assert failed.value.sent == ["look"]
+    assert list(failed.value.failed) == ["register"]
     broken.clear()
     report = dispatch_event(registration(1), {"dedup_key": "e"}, autos, store, enqueue)
     assert (report.sent, report.skipped) == (["register"], ["look"])

@@ -100,7 +100,7 @@ def dispatch_event(
         report.sent.append(auto.name)
         log.info("automation.dispatched", automation=auto.name, run_key=key)
     if report.failed:
-        raise DispatchIncomplete(report.failed)
+        raise DispatchIncomplete(report.failed, report.sent)
     return report
 
 
