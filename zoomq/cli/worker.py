@@ -7,6 +7,8 @@ command runs, so the rest of the CLI does not pay for Celery at start-up.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -80,6 +82,9 @@ def worker_command(
         err=True,
     )
     signals.connect()
+    # A worker has no result for stdout: what Celery prints there (its banner, shutdown
+    # notices) joins the logs on stderr, in this process and its pool children.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     worker = app.Worker(
         hostname=hostname,
         pool_cls=pools.get_implementation(pool),
