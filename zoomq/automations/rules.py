@@ -16,7 +16,9 @@
 ``when`` holds equality tests on dotted paths, ``{ in = [...] }`` and ``{ exists = bool }``.
 Input strings are templates (``zoomq.automations.template``). The file is checked when the
 worker starts: unknown actions and fields, bad templates, and static inputs the action
-would refuse are errors that name the rule and the field.
+would refuse are errors that name the rule and the field. The file's shape is declared as
+pydantic models (``_RulesFile``, ``_RuleSpec``); their errors are rewritten into those
+messages.
 """
 
 from __future__ import annotations
