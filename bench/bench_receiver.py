@@ -1,6 +1,6 @@
 """The webhook receiver's throughput and latency next to a bare Starlette app, in one run.
 
-Run: ``.venv/bin/python bench/bench_receiver.py [--seconds 10] [--connections 64]``
+Run: ``.venv/bin/python bench/bench_receiver.py [--seconds 10] [--connections 64] [--enqueue-ab]``
 (needs ``wrk``: ``apt-get install -y wrk``).
 
 Method
