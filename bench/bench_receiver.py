@@ -1,6 +1,6 @@
 """The webhook receiver's throughput and latency next to a bare Starlette app, in one run.
 
-Run: ``.venv/bin/python bench/bench_receiver.py [--seconds 10] [--connections 64]``
+Run: ``.venv/bin/python bench/bench_receiver.py [--seconds 10] [--connections 64] [--enqueue-ab]``
 (needs ``wrk``: ``apt-get install -y wrk``).
 
 Method
@@ -30,6 +30,12 @@ once) between its requests, for about half the receiver's measured maximum. This
 closed-loop pacing: a stalled server also stalls the generator (coordinated omission), so
 the p99 is a lower bound of what an open-loop client would see.
 
+``--enqueue-ab`` adds a second receiver whose enqueuer sends the same script call through
+redis-py's command layer (``Script.__call__``: pool checkout, per-argument encoding, its
+own ``NoScriptError`` handling) instead of the hand-packed RESP on one kept connection; each
+pass then loads bare, hand-packed and redis-py in turn (the order of the last two swapped
+every pass), to decide whether the hand-packing is worth its code.
+
 "received → task started": a Celery worker (solo pool, subprocess) consumes the events
 queue with a task recording ``time.time() - meta["received_at"]`` while the receiver gets
 a paced ~``--task-rate`` events/s (below one worker's ~1k tasks/s, PERF_BASELINES.md).
@@ -49,7 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +126,24 @@ end
 # -- the processes under test -------------------------------------------------------------
 
 
+async def _call_via_redis_py(self: Any, batch: list[Any]) -> list[Any]:
+    """``BatchEnqueuer._call`` as plain redis-py would write it (the ``--enqueue-ab`` B side)."""
+    from zoomq.runtime.enqueue import _LEDGER_KEYS, ENQUEUE_SCRIPT
+
+    script = getattr(self, "_bench_script", None)
+    if script is None:
+        script = self._bench_script = self._redis.register_script(ENQUEUE_SCRIPT)
+    keys: list[bytes] = list(_LEDGER_KEYS)
+    argv: list[bytes] = [repr(time.time()).encode("ascii")]
+    for dedup, queue, ttl, message, _, _, tid in batch:
+        keys += (dedup, queue)
+        argv += (ttl, message, tid)
+    reply = await script(keys=keys, args=argv)
+    if not isinstance(reply, list) or len(reply) != len(batch):
+        raise ValueError(f"unexpected reply from the enqueue script: {reply!r:.200}")
+    return reply
+
+
 def serve(kind: str, port: int, redis_url: str) -> None:
     """Server mode (run in a subprocess): the bare app or the receiver under uvicorn."""
     import uvicorn
@@ -137,6 +161,10 @@ def serve(kind: str, port: int, redis_url: str) -> None:
         gc.collect()
         gc.freeze()  # the same treatment as the receiver's (gc_freeze, as the CLI sets it)
     else:
+        if kind == "receiver-redispy":
+            from zoomq.runtime.enqueue import BatchEnqueuer
+
+            BatchEnqueuer._call = _call_via_redis_py  # type: ignore[method-assign]
         from receiver import create_app
         from receiver.app import server_config
         from zoomq.settings import Settings
@@ -300,7 +328,14 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--bodies", type=int, default=40_000)
     parser.add_argument("--task-rate", type=float, default=300.0)
-    parser.add_argument("--serve", choices=["bare", "receiver"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--enqueue-ab",
+        action="store_true",
+        help="also run a receiver enqueueing through redis-py's command layer, interleaved",
+    )
+    parser.add_argument(
+        "--serve", choices=["bare", "receiver", "receiver-redispy"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--celery-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
@@ -323,17 +358,28 @@ def main() -> None:
         r = redis.Redis.from_url(rs.url)
         bare_runs: list[dict[str, float]] = []
         recv_runs: list[dict[str, float]] = []
+        plain_runs: list[dict[str, float]] = []
         notes: list[str] = []
         load_before = os.getloadavg()[0]
         with (
             subprocess_server("bare", rs.url) as bare,
             subprocess_server("receiver", rs.url) as recv,
+            (
+                subprocess_server("receiver-redispy", rs.url)
+                if args.enqueue_ab
+                else nullcontext(bare)
+            ) as plain,
         ):
             wrk(bare, work, requests_file, args, seconds=2)  # warm-up
             wrk(recv, work, requests_file, args, seconds=2)
+            if args.enqueue_ab:
+                wrk(plain, work, requests_file, args, seconds=2)
             r.delete("events")
-            for _ in range(args.passes):
+            for n in range(args.passes):
                 bare_runs.append(wrk(bare, work, requests_file, args))
+                if args.enqueue_ab and n % 2 == 0:
+                    plain_runs.append(wrk(plain, work, requests_file, args))
+                    r.delete("events")
                 before = scrape(recv[0])
                 run = wrk(recv, work, requests_file, args)
                 after = scrape(recv[0])
@@ -347,6 +393,9 @@ def main() -> None:
                 )
                 recv_runs.append(run)
                 r.delete("events")
+                if args.enqueue_ab and n % 2 == 1:
+                    plain_runs.append(wrk(plain, work, requests_file, args))
+                    r.delete("events")
 
             def med(runs: list[dict[str, float]], key: str) -> float:
                 return statistics.median(x[key] for x in runs)
@@ -410,6 +459,14 @@ def main() -> None:
               cpu(half["cpu_us"])))  # fmt: skip
     print(row("receiver, 8 connections (unpaced)", fewer["rps"], fewer["p50"], fewer["p99"],
               base, cpu(fewer["cpu_us"])))  # fmt: skip
+    if plain_runs:
+        print(row("receiver, enqueue via redis-py's Script", med(plain_runs, "rps"),
+                  med(plain_runs, "p50"), med(plain_runs, "p99"), base,
+                  cpu(med(plain_runs, "cpu_us"))))  # fmt: skip
+        for i, (rcv, pl) in enumerate(zip(recv_runs, plain_runs, strict=True)):
+            print(f"  pass {i + 1}: hand-packed {rcv['rps']:,.0f}/s {rcv['cpu_us']:.0f} µs/req, "
+                  f"redis-py {pl['rps']:,.0f}/s {pl['cpu_us']:.0f} µs/req "
+                  f"({pl['rps'] / rcv['rps']:.3f}x)")  # fmt: skip
     for i, (b, rcv) in enumerate(zip(bare_runs, recv_runs, strict=True)):
         print(f"  pass {i + 1}: bare {b['rps']:,.0f}/s, receiver {rcv['rps']:,.0f}/s "
               f"({rcv['rps'] / b['rps']:.2f}x); {notes[i]}")  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from receiver.metrics import ReceiverMetrics
@@ -141,18 +140,3 @@ class EventDispatcher:
         self._metrics.observe_enqueue(seconds)
         if not enqueued:
             self._metrics.dedup_hits += 1
-
-    async def dispatch(
-        self,
-        connection: str,
-        event: ZoomEvent,
-        body: bytes,
-        request_id: str | None,
-        correlation_id: str,
-    ) -> bool:
-        """``submit`` and wait: True if enqueued now, False for a duplicate."""
-        future = self.submit(connection, event, body, request_id, correlation_id)
-        started = time.perf_counter()
-        enqueued = await future
-        self.observe(enqueued, time.perf_counter() - started)
-        return enqueued

@@ -66,6 +66,69 @@ def test_matches_what_celery_send_task_writes(redis_url: str, redis_client: redi
     app.close()
 
 
+def test_the_receivers_form_matches_what_celery_writes(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """As the receiver calls it (RawJSON event and kwargs, non-ASCII text, argsrepr given),
+    the message is what Celery writes for the decoded values with the same reprs."""
+    body = b'{"event":"meeting.created","payload":{"object":{"topic":"Zo\xc3\xab \\u00e9"}}}'
+    kwargs = b'{"meta":{"connection":"default","received_at":1.5,"request_id":null}}'
+    argsrepr, kwargsrepr = "[<meeting.created event, 60 bytes>]", "{'meta': '...'}"
+    app = _celery(redis_url)
+    app.send_task(
+        TASK,
+        args=[json.loads(body)],
+        kwargs=json.loads(kwargs),
+        task_id="evt-def",
+        queue=EVENTS,
+        argsrepr=argsrepr,
+        kwargsrepr=kwargsrepr,
+    )
+    [theirs_raw] = queued(redis_client)
+    theirs = json.loads(theirs_raw)
+    ours_raw = build_task_message(
+        TASK,
+        [RawJSON(body)],
+        RawJSON(kwargs),
+        "evt-def",
+        EVENTS,
+        argsrepr=argsrepr,
+        kwargsrepr=kwargsrepr,
+    )
+    ours = json.loads(ours_raw)
+    # send_task also copies its extra options into the properties; workers read the headers.
+    assert theirs["properties"].pop("argsrepr") == theirs["headers"]["argsrepr"]
+    assert theirs["properties"].pop("kwargsrepr") == theirs["headers"]["kwargsrepr"]
+    assert list(ours) == list(theirs)
+    assert _shape(ours) == _shape(theirs)
+    assert json.loads(base64.b64decode(ours["body"])) == json.loads(
+        base64.b64decode(theirs["body"])
+    )
+    for volatile in ("delivery_tag", "reply_to"):
+        ours["properties"].pop(volatile)
+        theirs["properties"].pop(volatile)
+    assert ours["properties"] == theirs["properties"]
+    assert ours["headers"] == theirs["headers"]
+    assert ours["headers"]["argsrepr"] == argsrepr
+    app.close()
+
+
+def test_the_pins_hold_the_versions_the_message_is_checked_against() -> None:
+    """pyproject pins celery and kombu to the installed minor, the one the docstring names."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from zoomq.runtime import celery_message
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    for package, spec in (("celery", "celery[redis]"), ("kombu", "kombu")):
+        major, minor = (int(x) for x in version(package).split(".")[:2])
+        assert f"{spec}>={major}.{minor},<{major}.{minor + 1}" in deps
+        assert f"{package} {major}.{minor}" in (celery_message.__doc__ or "")
+
+
 def test_raw_json_argument_is_spliced_verbatim() -> None:
     """A RawJSON argument decodes to the same value as the dict it stands for."""
     body = b'{"event":"x","payload":{"name":"Zo\xc3\xab","n":[1,2.5,null]}}'

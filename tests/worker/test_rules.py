@@ -238,3 +238,61 @@ def test_the_reference_spelling_of_a_field_is_accepted() -> None:
         'ocurrenceIds = "1648194360000" }\n'
     )
     assert rule.input["ocurrenceIds"] == "1648194360000"
+
+
+_GET = 'event = "a"\naction = "getUser"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rule = [1]\n", r"rules file rules\.toml: rule #1: must be a table"),
+        ('[rule]\nname = "x"\n', r"'rule' must be an array of tables"),
+        (f'[[rule]]\nname = "a b"\n{_GET}', r"rule 'a b' \(#1\): name: required"),
+        (f"[[rule]]\nname = 5\n{_GET}", r"rule #1: name: required"),
+        ('[[rule]]\nname = "x"\nevent = 3\naction = "getUser"\n', r"rule 'x' \(#1\): event:"),
+        ('[[rule]]\nname = "x"\nevent = ""\naction = "getUser"\n', r"rule 'x' \(#1\): event:"),
+        ('[[rule]]\nname = "x"\nevent = "a"\naction = 3\n', r"rule 'x' \(#1\): action:"),
+        ('[[rule]]\nname = "x"\nevent = "a"\n', r"rule 'x' \(#1\): action:"),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}connection = 1\ninput = {{userId = "me"}}\n',
+            r"rule 'x' \(#1\): connection: must be a connection name",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}description = 1\ninput = {{userId = "me"}}\n',
+            r"rule 'x' \(#1\): description: must be a string",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}when = 1\ninput = {{userId = "me"}}\n',
+            r"rule 'x' \(#1\): when: must be a table",
+        ),
+        (f'[[rule]]\nname = "x"\n{_GET}input = 1\n', r"rule 'x' \(#1\): input: must be a table"),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}when = {{ "a b" = 1 }}\ninput = {{userId = "me"}}\n',
+            r"rule 'x' \(#1\): when: 'a b' is not a dotted path",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}when = {{ p = {{}} }}\ninput = {{userId = "me"}}\n',
+            r"rule 'x' \(#1\): when: p: empty condition",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}when = {{ p = {{ exists = 1 }} }}\n'
+            'input = {userId = "me"}\n',
+            r"rule 'x' \(#1\): when: p: 'exists' takes true or false",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}zz = 1\nname2 = 2\n',
+            r"rule 'x' \(#1\): name2: unknown key \(known: action, connection, description, "
+            r"event, input, name, when\)",
+        ),
+        (
+            f'[[rule]]\nname = "x"\n{_GET}input = {{ userId = "{{{{ a }}}}" }}\n'
+            f'[[rule]]\nname = "y"\n{_GET}input = {{ userId = "me", extra = 1 }}\n',
+            r"rule 'y' \(#2\): input\.extra: getUser has no such field",
+        ),
+    ],
+)
+def test_every_key_of_a_rule_is_checked_naming_rule_and_field(text: str, message: str) -> None:
+    """Each key's type and form is checked; the message names the rule (or its index) and key."""
+    with pytest.raises(RulesError, match=message):
+        parse_rules(text, source="rules.toml")

@@ -16,7 +16,9 @@
 ``when`` holds equality tests on dotted paths, ``{ in = [...] }`` and ``{ exists = bool }``.
 Input strings are templates (``zoomq.automations.template``). The file is checked when the
 worker starts: unknown actions and fields, bad templates, and static inputs the action
-would refuse are errors that name the rule and the field.
+would refuse are errors that name the rule and the field. The file's shape is declared as
+pydantic models (``_RulesFile``, ``_RuleSpec``); their errors are rewritten into those
+messages.
 """
 
 from __future__ import annotations
@@ -27,9 +29,22 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AliasChoices, AliasPath, BaseModel
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from zoomq.actions import CATALOG, parse_input
 from zoomq.automations.registry import Automation, template_context
@@ -43,7 +58,6 @@ __all__ = ["Condition", "Rule", "load_rules", "parse_rules"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _PATH_STEP = re.compile(r"^[A-Za-z0-9_-]+$")
-_RULE_KEYS = frozenset({"name", "event", "when", "action", "connection", "input", "description"})
 _OPS = frozenset({"eq", "in", "exists"})
 
 
@@ -113,6 +127,103 @@ class Rule:
         )
 
 
+class _RuleSpec(BaseModel):
+    """The shape of one ``[[rule]]`` table, as the file must write it.
+
+    Validation context: ``connections``, the known connection names (or None: any).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: Annotated[str, StringConstraints(pattern=_NAME.pattern)]
+    event: str
+    action: str
+    connection: str | None = None
+    description: str = ""
+    when: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(default_factory=dict)
+    _when: tuple[Condition, ...] = PrivateAttr(default=())
+    _compiled: Any = PrivateAttr(default=None)
+
+    @field_validator("event")
+    @classmethod
+    def _event(cls, event: str) -> str:
+        if not event or ("*" in event and not event.endswith("*")):
+            raise _bad("event", _MESSAGES["event"])
+        return event
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, action: str) -> str:
+        if action not in CATALOG:
+            raise _bad("action", f"{action!r} is not an action of the catalog")
+        return action
+
+    @field_validator("connection")
+    @classmethod
+    def _connection(cls, connection: str | None, info: ValidationInfo) -> str | None:
+        known = (info.context or {}).get("connections")
+        if connection is not None and known is not None and connection not in known:
+            names = ", ".join(sorted(known)) or "none configured"
+            raise _bad("connection", f"unknown connection {connection!r} (known: {names})")
+        return connection
+
+    @model_validator(mode="after")
+    def _compile(self) -> _RuleSpec:
+        try:
+            self._when = tuple(_conditions(self.when, ""))
+        except ValueError as exc:
+            raise _bad("when", str(exc)) from None
+        try:
+            self._compiled = compile_value(self.input)
+        except TemplateError as exc:  # its message names the input field
+            raise PydanticCustomError(_RULE_ERROR, "{message}", {"message": str(exc)}) from None
+        _check_input(self.action, self.input, self._compiled)
+        return self
+
+    def rule(self, source: str) -> Rule:
+        return Rule(
+            name=self.name,
+            event=self.event,
+            action=self.action,
+            input=self.input,
+            when=self._when,
+            connection=self.connection,
+            description=self.description,
+            source=source,
+            compiled=self._compiled,
+        )
+
+
+class _RulesFile(BaseModel):
+    """The whole file: an array of ``[[rule]]`` tables and nothing else."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    rule: list[dict[str, Any]] = Field(default_factory=list)
+
+
+#: Error type of the messages the checks write themselves ("<field>: <what is wrong>").
+_RULE_ERROR = "zoomq_rule"
+
+#: What a key must be, said when it is missing or of the wrong type.
+_MESSAGES = {
+    "name": "required: 1-100 letters, digits, '_', '.' or '-'",
+    "event": "required: an event type, or a prefix ending in '*'",
+    "action": "required: the name of an action of the catalog",
+    "connection": "must be a connection name",
+    "description": "must be a string",
+    "when": "must be a table of dotted paths to values",
+    "input": "must be a table",
+}
+
+
+def _bad(fld: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        _RULE_ERROR, "{field}: {message}", {"field": fld, "message": message}
+    )
+
+
 def load_rules(path: Path, *, connections: Collection[str] | None = None) -> list[Rule]:
     """Read and check the rules file at ``path``."""
     try:
@@ -130,20 +241,25 @@ def parse_rules(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"rules file {source}: not valid TOML: {exc}") from exc
-    unknown = set(data) - {"rule"}
-    if unknown:
+    try:
+        raw_rules = _RulesFile.model_validate(data).rule
+    except ValidationError as exc:
+        errors = exc.errors()
+        unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+        if unknown:
+            raise RulesError(
+                f"rules file {source}: unknown top-level key(s) {unknown}; "
+                "rules go in [[rule]] tables"
+            ) from None
+        loc = errors[0]["loc"]
+        if len(loc) > 1 and isinstance(loc[1], int):
+            raise RulesError(f"rules file {source}: rule #{loc[1] + 1}: must be a table") from None
         raise RulesError(
-            f"rules file {source}: unknown top-level key(s) {sorted(unknown)}; "
-            "rules go in [[rule]] tables"
-        )
-    raw_rules = data.get("rule", [])
-    if not isinstance(raw_rules, list):
-        raise RulesError(f"rules file {source}: 'rule' must be an array of tables ([[rule]])")
+            f"rules file {source}: 'rule' must be an array of tables ([[rule]])"
+        ) from None
     rules: list[Rule] = []
     seen: set[str] = set()
     for number, raw in enumerate(raw_rules, start=1):
-        if not isinstance(raw, dict):
-            raise RulesError(f"rules file {source}: rule #{number}: must be a table")
         rule = _parse_rule(_plain(raw), number, source, connections)
         if rule.name in seen:
             raise RulesError(
@@ -161,70 +277,39 @@ def _parse_rule(
     where = f"rules file {source}: rule #{number}"
     if isinstance(name, str) and name:
         where = f"rules file {source}: rule {name!r} (#{number})"
+    try:
+        spec = _RuleSpec.model_validate(raw, context={"connections": connections})
+    except ValidationError as exc:
+        raise RulesError(f"{where}: {_first_problem(exc)}") from None
+    return spec.rule(source)
 
-    def bad(fld: str, message: str) -> RulesError:
-        return RulesError(f"{where}: {fld}: {message}")
 
-    unknown = set(raw) - _RULE_KEYS
+def _first_problem(exc: ValidationError) -> str:
+    """``<field>: <what is wrong>`` for the first problem, unknown keys first (as a typo
+    explains the rest)."""
+    errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
-        raise bad(sorted(unknown)[0], f"unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise bad("name", "required: 1-100 letters, digits, '_', '.' or '-'")
-    event = raw.get("event")
-    if not isinstance(event, str) or not event or ("*" in event and not event.endswith("*")):
-        raise bad("event", "required: an event type, or a prefix ending in '*'")
-    action_key = raw.get("action")
-    if not isinstance(action_key, str) or action_key not in CATALOG:
-        raise bad("action", f"{action_key!r} is not an action of the catalog")
-    connection = raw.get("connection")
-    if connection is not None and not isinstance(connection, str):
-        raise bad("connection", "must be a connection name")
-    if connection is not None and connections is not None and connection not in connections:
-        known = ", ".join(sorted(connections)) or "none configured"
-        raise bad("connection", f"unknown connection {connection!r} (known: {known})")
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        raise bad("description", "must be a string")
-    when_raw = raw.get("when", {})
-    if not isinstance(when_raw, dict):
-        raise bad("when", "must be a table of dotted paths to values")
-    try:
-        when = tuple(_conditions(when_raw, ""))
-    except ValueError as exc:
-        raise bad("when", str(exc)) from None
-    input_raw = raw.get("input", {})
-    if not isinstance(input_raw, dict):
-        raise bad("input", "must be a table")
-    try:
-        compiled = compile_value(input_raw)
-    except TemplateError as exc:
-        raise RulesError(f"{where}: {exc}") from None
-    _check_input(action_key, input_raw, compiled, bad)
-    return Rule(
-        name=name,
-        event=event,
-        action=action_key,
-        input=input_raw,
-        when=when,
-        connection=connection,
-        description=description,
-        source=source,
-        compiled=compiled,
-    )
+        return f"{unknown[0]}: unknown key (known: {', '.join(sorted(_RuleSpec.model_fields))})"
+    error = errors[0]
+    if error["type"] == _RULE_ERROR:
+        return error["msg"]
+    fld = str(error["loc"][0]) if error["loc"] else "rule"
+    return f"{fld}: {_MESSAGES.get(fld, error['msg'])}"
 
 
-def _check_input(action_key: str, raw: dict[str, Any], compiled: Any, bad: Any) -> None:
+def _check_input(action_key: str, raw: dict[str, Any], compiled: Any) -> None:
     """Unknown fields are errors even when templated; a fully static input is validated."""
     known = _input_names(CATALOG[action_key].input)
     for key in raw:
         if key not in known:
-            raise bad(f"input.{key}", f"{action_key} has no such field")
+            raise _bad(f"input.{key}", f"{action_key} has no such field")
     if _is_static(compiled):
         try:
             parse_input(CATALOG[action_key], raw)
         except InvalidInput as exc:
             first = exc.errors[0] if exc.errors else {"field": "input", "message": str(exc)}
-            raise bad(f"input.{first['field']}", first["message"]) from None
+            raise _bad(f"input.{first['field']}", first["message"]) from None
 
 
 def _input_names(model: type[BaseModel]) -> frozenset[str]:

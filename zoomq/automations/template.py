@@ -4,6 +4,11 @@ No expressions, filters or attribute access: a template can only read a value at
 path (``payload.object.id``, list items by index: ``payload.object.participants.0.email``).
 A string that is exactly one ``{{ x }}`` keeps the value's JSON type; a string mixing text
 and templates becomes text. A path that is not in the event is an error naming it.
+
+Why not Jinja or ``str.format``: for safety. The values come from webhook bodies, written
+by whoever names a meeting or registers for one; an engine with expressions, filters or
+attribute access (``{0.__class__}``) lets a template reach beyond the event's data, and
+would turn every value into text where the action wants the event's JSON types.
 """
 
 from __future__ import annotations

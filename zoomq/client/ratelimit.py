@@ -5,6 +5,11 @@ a token from the same Redis bucket before each request, so N workers together st
 inside the account's budget. The bucket is a GCRA reservation in one Lua script:
 a caller learns how long to wait for its slot, and a slot further away than the
 caller will wait is not reserved (the queue re-schedules the work instead).
+
+Why a script of our own: a reservation is read-compute-write on one key, and only a server
+side script makes it atomic across processes in one round trip (a client-side
+``WATCH``/``MULTI`` retries under contention); measured at 140 µs against a Redis ``PING``'s
+99 µs (PERF_BASELINES.md), about one round trip.
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ that, of N processes that find a token stale, one asks Zoom and the rest wait fo
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
+
+from redis.exceptions import LockError
 
 from zoomq.settings import DEFAULT_KEY_PREFIX
 
@@ -71,11 +72,6 @@ if raw and cjson.decode(raw)['access_token'] == ARGV[1] then redis.call('DEL', K
 return 0
 """
 
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 class RedisTokenStore:
     """Tokens in Redis, shared by every process of every host."""
@@ -84,7 +80,6 @@ class RedisTokenStore:
         self._redis = client
         self._prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)
-        self._unlock = client.register_script(_UNLOCK)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -102,14 +97,15 @@ class RedisTokenStore:
 
     @contextmanager
     def lock(self, key: str, ttl: float) -> Iterator[bool]:
-        name = self._key(f"lock:{key}")
-        owner = secrets.token_hex(8)
-        acquired = bool(self._redis.set(name, owner, nx=True, px=int(ttl * 1000)))
+        """redis-py's ``Lock`` (``SET NX PX`` with an owner token, released only by its owner)."""
+        lock = self._redis.lock(self._key(f"lock:{key}"), timeout=ttl, blocking=False)
+        acquired = lock.acquire()
         try:
             yield acquired
         finally:
             if acquired:
-                self._unlock(keys=[name], args=[owner])
+                with suppress(LockError):  # expired and maybe taken by another: theirs now
+                    lock.release()
 
 
 class MemoryTokenStore:

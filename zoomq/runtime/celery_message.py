@@ -1,7 +1,10 @@
 """Celery task messages written without Celery: protocol 2, as kombu's Redis transport stores them.
 
-A web process that only needs to *enqueue* should not pay for Celery's producer (a new kombu
-client object per publish, ~400 µs of CPU, PERF_BASELINES.md) nor import worker code. What a
+Why by hand: measured on the 2-core machine (PERF_BASELINES.md), a Celery publish costs
+~330-430 µs of client CPU (kombu builds a client object per publish) and caps a receiver at
+1.2-1.9k req/s, against 15.3k req/s with batched LPUSHes of this message; nor should a web
+process import worker code. The pins in pyproject.toml keep Celery/kombu on the minor it is
+checked against. What a
 Celery worker pops from the Redis list named after the queue is this JSON document, checked
 against celery 5.7 / kombu 5.7 (``celery/app/amqp.py`` ``as_task_v2``,
 ``kombu/transport/virtual/base.py`` ``prepare_message`` / ``_inplace_augment_message`` and
