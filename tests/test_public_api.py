@@ -51,7 +51,6 @@ KNOWN_UNLISTED: dict[str, frozenset[str]] = {
     "zoomq.cli": frozenset({"cli"}),
     "zoomq.cli.connections": frozenset(
         {
-            "DEFAULT_FILE",
             "DEFAULT_RECEIVER_URL",
             "MAX_INSTALL_TTL",
             "add_connection",

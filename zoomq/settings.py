@@ -231,9 +231,11 @@ class QueueSettings(_Section):
     @field_validator("automation_modules", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
-        from zoomq.automations.loader import split_modules
-
-        return split_modules(v) if isinstance(v, str) or v is None else v
+        """``"a.b, c"`` in the environment; a list or tuple from code."""
+        if v is None:
+            return ()
+        items = v.split(",") if isinstance(v, str) else v
+        return tuple(i.strip() for i in items if isinstance(i, str) and i.strip())
 
     @model_validator(mode="after")
     def _limits(self) -> QueueSettings:

@@ -6,7 +6,7 @@ file; each matching automation runs once per event (``zoomq.runtime.idempotency`
 
 from zoomq.automations.context import AutomationContext, StepResult
 from zoomq.automations.dispatch import DispatchReport, dispatch_event, run_automation
-from zoomq.automations.loader import load_automations, split_modules
+from zoomq.automations.loader import load_automations
 from zoomq.automations.registry import Automation, Automations, automation, event_matches
 from zoomq.automations.rules import Condition, Rule, load_rules, parse_rules
 from zoomq.automations.template import Template, compile_template, lookup
@@ -32,5 +32,4 @@ __all__ = [
     "lookup",
     "parse_rules",
     "run_automation",
-    "split_modules",
 ]

@@ -8,15 +8,7 @@ from pathlib import Path
 from zoomq.automations.registry import Automations, load_modules
 from zoomq.automations.rules import load_rules
 
-__all__ = ["load_automations", "split_modules"]
-
-
-def split_modules(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"a.b, c"`` (the ``ZOOMQ_AUTOMATION_MODULES`` form) or a list → module names."""
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(i.strip() for i in items if i.strip())
+__all__ = ["load_automations"]
 
 
 def load_automations(
