@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(redis_url: str, tmp_path: Path) -> dict[str, str]:
+    no_connections = tmp_path / "no-connections.json"
+    no_connections.write_text("[]")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "REDIS"))}
     env.update(
         {
@@ -25,7 +27,7 @@ def _env(redis_url: str, tmp_path: Path) -> dict[str, str]:
             "REDIS_URL": redis_url,
             "ZOOMQ_LOG_FORMAT": "json",
             "ZOOMQ_LOG_LEVEL": "INFO",
-            "ZOOMQ_CONNECTIONS_FILE": str(tmp_path / "no-connections.json"),
+            "ZOOMQ_CONNECTIONS_FILE": str(no_connections),
         }
     )
     return env
