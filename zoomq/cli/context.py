@@ -15,7 +15,7 @@ import redis
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from zoomq.cli.devstate import read_live_state
+from zoomq.cli.devstate import STATE_FILE, read_live_state
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.logs import configure_logging
@@ -128,18 +128,36 @@ def with_dev_state(settings: Settings, ctx: click.Context) -> Settings:
 
     ``zoomq dev`` gives its sandbox credentials and private Redis only to its children; this
     lets a second terminal's ``zoomq action`` or ``zoomq dlq list`` reach the same stack
-    instead of failing, or worse, silently using another Redis on the default port. The
-    values come in as init arguments: the settings object itself reads only the environment.
+    instead of failing, or worse, silently using another Redis on the default port.
+
+    The state file is used only when no connection is configured at all (environment,
+    ``.env`` or a connections file): its sandbox URLs would otherwise receive a real
+    connection's credentials. Its values come in as init arguments, never over a setting
+    the user made.
     """
     running_dev = "dev" in (ctx.find_root().invoked_subcommand, ctx.command.name)
     if running_dev or settings.model_fields_set & _CONFIGURED:
         return settings
     state = read_live_state()
     if state is None:
+        if STATE_FILE.parent.is_dir():  # dev was used here, and is not running now
+            click.echo(
+                f"note: no running `zoomq dev` here ({STATE_FILE} is gone); using "
+                f"REDIS_URL {settings.redis_url} and the configured connections",
+                err=True,
+            )
         return settings
     try:
-        from_dev = Settings(**state.settings)
-    except ValidationError:
+        if settings.file_connections():  # the user's own: never point them at the sandbox
+            click.echo(
+                f"note: not using the running `zoomq dev` stack: connections are configured "
+                f"in {settings.zoomq_connections_file}",
+                err=True,
+            )
+            return settings
+        values = {k: v for k, v in state.settings.items() if k not in settings.model_fields_set}
+        from_dev = Settings(**values)
+    except (ValidationError, ConfigurationError, TypeError):
         return settings  # not a state file this version wrote; ignore it as if stale
     click.echo(
         f"note: using the running `zoomq dev` stack (pid {state.pid}, {state.path})", err=True

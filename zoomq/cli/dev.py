@@ -25,7 +25,7 @@ import click
 import httpx
 
 from zoomq.cli.context import fail, pass_settings, zoom_errors
-from zoomq.cli.devstate import remove_state, write_state
+from zoomq.cli.devstate import STATE_FILE, remove_state, write_state
 from zoomq.errors import ConfigurationError
 from zoomq.processes import (
     exit_status,
@@ -256,14 +256,14 @@ def dev_command(
                 _Ports(port, sandbox_port),
                 use_sandbox,
                 exit_after,
-                data_dir / "dev.json",
+                STATE_FILE,
             )
     except _Stopped as stopped:
         click.echo(f"\nzoomq dev: {stopped}, stopping…", err=True)
     except _ChildExited as exited:
         fail(f"{exited}; stopping the rest")
     finally:
-        remove_state(data_dir / "dev.json")  # first: the stack it describes is going away
+        remove_state(STATE_FILE)  # first: the stack it describes is going away
         children.stop(keep=redis_server.process)
         redis_server.stop()
 
