@@ -21,7 +21,7 @@ from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 from redis import RedisError
 
-from tasks.policy import Decision, GiveUp, Park, RetryLater, decide
+from tasks.policy import Decision, GiveUp, Park, RetryLater, counts_against_budget, decide
 from tasks.runtime import get_runtime
 from zoomq.errors import ZoomError
 from zoomq.logs import redact
@@ -134,7 +134,8 @@ class ZoomqTask(Task[Any, Any]):
         counts = _counts(meta.get("retry_counts")) if retries else {}
         decision = decide(exc, counts, get_runtime(self.app).config, now)
         meta.setdefault("first_attempt_at", now)
-        if isinstance(decision, RetryLater):
+        budgeted = counts_against_budget(decision)
+        if budgeted:
             counts[decision.reason] = counts.get(decision.reason, 0) + 1
         meta["retry_counts"] = counts
         new_args, new_kwargs = self._with_meta(args, kwargs, meta)
@@ -145,7 +146,8 @@ class ZoomqTask(Task[Any, Any]):
             args=new_args,
             kwargs=new_kwargs,
             task_id=str(request.id),
-            attempts=retries,
+            # A parked wait on a budget comes back as a retry, so its counts are kept.
+            attempts=retries + 1 if budgeted and isinstance(decision, Park) else retries,
             queue=queue if isinstance(queue, str) and queue else None,
         )
         error = describe_error(exc)

@@ -72,6 +72,17 @@ class GiveUp:
 
 Decision = RetryLater | Park | GiveUp
 
+#: Parked until Zoom's daily reset: no budget (it waits as long as the day takes).
+DAILY_LIMIT = "daily_limit"
+
+
+def counts_against_budget(decision: Decision) -> bool:
+    """A retry, or a wait too long for a countdown, spends its reason's budget; a daily
+    park and giving up do not."""
+    if isinstance(decision, Park):
+        return decision.reason != DAILY_LIMIT
+    return isinstance(decision, RetryLater)
+
 
 @dataclass(frozen=True)
 class _Again:
@@ -136,7 +147,7 @@ def _park(
     reset_at = getattr(exc, "reset_at", None)
     if reset_at is None:
         return _wait(exc, retries, config, rand)
-    return Park(reset_at.timestamp() + rand() * config.daily_limit_jitter, "daily_limit")
+    return Park(reset_at.timestamp() + rand() * config.daily_limit_jitter, DAILY_LIMIT)
 
 
 def _restart_listing(

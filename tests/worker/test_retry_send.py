@@ -26,3 +26,44 @@ def test_unsendable_retry_is_requeued_not_dropped() -> None:
         task.pop_request()
         app.close()
     assert info.value.requeue is True
+
+
+def test_a_long_rate_limit_wait_parked_again_and_again_still_spends_its_budget() -> None:
+    """Waits longer than a countdown are parked; each one counts, so it ends in a dead
+    letter after ZOOMQ_MAX_RATE_LIMIT_RETRIES instead of parking for ever."""
+    from tasks.policy import GiveUp, Park
+    from zoomq.errors import RateLimited
+    from zoomq.settings import QueueSettings
+
+    settings = Settings(
+        _env_file=None,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        queue=QueueSettings(max_rate_limit_retries=5),
+    )
+    app = create_celery(settings)
+    task = app.tasks["zoomq.actions.getUser"]
+    args: tuple[object, ...] = ({"userId": "me"},)
+    kwargs: dict[str, object] = {}
+    retries = 0
+    decisions = []
+    try:
+        for _ in range(20):
+            task.push_request(
+                id="t-1",
+                retries=retries,
+                delivery_info={"routing_key": "actions"},
+                called_directly=False,
+            )
+            try:
+                failure = task._failure(RateLimited("slow down", retry_after=4000.0), args, kwargs)
+            finally:
+                task.pop_request()
+            decisions.append(failure.decision)
+            if isinstance(failure.decision, GiveUp):
+                break
+            # What the parking lot sends again when the wait is over.
+            args, kwargs = tuple(failure.message.args), dict(failure.message.kwargs)
+            retries = failure.message.attempts
+    finally:
+        app.close()
+    assert [type(d) for d in decisions] == [Park] * 5 + [GiveUp]
