@@ -95,3 +95,11 @@ def test_unreachable_api_names_host_port_and_setting() -> None:
     assert result.exit_code == 1, result.output
     assert f"GET 127.0.0.1:{dead}: ConnectError" in result.output
     assert "ZOOM_API_BASE_URL" in result.output
+
+
+@pytest.mark.parametrize("name", ["getUsr", "getuser"])
+def test_help_for_an_unknown_action_is_an_error_with_a_suggestion(name: str) -> None:
+    """`zoomq action getUsr --help` does not fall back to the generic help with exit 0."""
+    result = CliRunner().invoke(cli, ["action", name, "--help"])
+    assert result.exit_code == 2
+    assert "did you mean getUser?" in result.output

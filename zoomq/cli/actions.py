@@ -74,6 +74,16 @@ def input_fields(action: Action) -> list[tuple[str, str, bool, str | None, str]]
     return rows
 
 
+def _unknown_action(name: str) -> click.BadParameter:
+    by_case = {key.lower(): key for key in CATALOG}
+    close = [by_case[name.lower()]] if name.lower() in by_case else []
+    close = close or difflib.get_close_matches(name, CATALOG, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return click.BadParameter(
+        f"unknown action {name!r}{hint} (`zoomq action --list` lists them)", param_hint="NAME"
+    )
+
+
 class _ActionCommand(click.Command):
     """``zoomq action NAME --help`` describes NAME's inputs.
 
@@ -90,6 +100,8 @@ class _ActionCommand(click.Command):
                 name = None
             if name in CATALOG:
                 ctx.meta["zoomq.action"] = name
+            elif isinstance(name, str) and name:
+                raise _unknown_action(name)  # not the generic help with exit 0
         return super().parse_args(ctx, args)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -147,12 +159,7 @@ def action_command(
     if not name:
         raise click.UsageError("give an action NAME, or --list")
     if name not in CATALOG:
-        close = difflib.get_close_matches(name, CATALOG, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise click.BadParameter(
-            f"unknown action {name!r}{hint} (`zoomq action --list` lists them)",
-            param_hint="NAME",
-        )
+        raise _unknown_action(name)
     data = read_json_option(input_, "--input")
     if not isinstance(data, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--input")
