@@ -1,7 +1,7 @@
 """The queue's retry decisions: one pure function from (error, retries so far) to what to do.
 
 What to do is the ``queue`` column of ``zoomq.errors.HANDLING`` (the HTTP client already
-retried briefly, STYLE.md §5); this module adds the budgets and the waits, one small
+retried briefly; long waits are the queue's); this module adds the budgets and the waits, one small
 function per action. Errors from outside the tree that a retry can cure (Redis, the
 network, the soft time limit) back off like ``TransportError``; anything else is a bug
 and gives the same answer every time.

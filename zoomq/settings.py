@@ -364,7 +364,7 @@ class Settings(BaseSettings):
         scheme = urlsplit(v).scheme
         if scheme not in _REDIS_SCHEMES:
             raise ValueError(
-                f"must be a {', '.join(s + '://' for s in _REDIS_SCHEMES)} URL, not {v!r}"
+                f"must be a redis://, rediss:// or unix:// URL, not {v!r}"
             )
         return v
 

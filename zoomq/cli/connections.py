@@ -120,6 +120,11 @@ def add_connection(
             raise ConfigurationError(f"connection {name!r} already exists")
         _write_private(path, json.dumps([*existing, raw], indent=2) + "\n")
         click.echo(f"added {name} to {path}")
+        click.echo(
+            "note: a receiver or worker that is running (zoomq dev too) reads its connections "
+            "when it starts: restart it to serve this one",
+            err=True,
+        )
         if code:
             _install(settings, conn, code, redirect_uri)
 

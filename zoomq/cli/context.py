@@ -53,7 +53,8 @@ def settings_errors(exc: ValidationError | SettingsError) -> list[tuple[str, str
     found = _FIELD.search(str(exc))
     cause = f": {exc.__cause__}" if exc.__cause__ else ""
     name = found.group(1).upper() if found else "settings"
-    return [(name, f"cannot be decoded{cause}")]
+    shape = " (a JSON list, e.g. [\"https://api.example.com\"])" if name == "ZOOM_API_HOSTS" else ""
+    return [(name, f"cannot be decoded{cause}{shape}")]
 
 
 def load_settings() -> Settings:

@@ -4,7 +4,7 @@ The client retries *briefly* (connect errors, 5xx, a short per-second 429): whic
 it retries at all is the ``client`` column of ``zoomq.errors.HANDLING``; this policy
 bounds those retries (attempts, safe methods, statuses, the longest sleep). A wait
 longer than ``max_wait`` is not slept: it becomes ``RateLimited`` for the queue, which
-owns long waits (STYLE.md §5) and backs off with the same ``Backoff``.
+owns long waits and backs off with the same ``Backoff``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Idempotency: one deterministic key per event, automation run and action step.
 
-The key is the Celery task id and the name of a Redis guard (STYLE.md §10):
+The key is the Celery task id and the name of a Redis guard, as Stripe's idempotency keys:
 
 - ``dispatch`` guard, ``SET NX`` when an event hands a run to an automation, so a
   redelivered event does not enqueue it twice;
