@@ -363,9 +363,7 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, v: str) -> str:
         scheme = urlsplit(v).scheme
         if scheme not in _REDIS_SCHEMES:
-            raise ValueError(
-                f"must be a redis://, rediss:// or unix:// URL, not {v!r}"
-            )
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, not {v!r}")
         return v
 
     @field_validator("zoomq_log_level")

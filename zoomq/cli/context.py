@@ -53,7 +53,7 @@ def settings_errors(exc: ValidationError | SettingsError) -> list[tuple[str, str
     found = _FIELD.search(str(exc))
     cause = f": {exc.__cause__}" if exc.__cause__ else ""
     name = found.group(1).upper() if found else "settings"
-    shape = " (a JSON list, e.g. [\"https://api.example.com\"])" if name == "ZOOM_API_HOSTS" else ""
+    shape = ' (a JSON list, e.g. ["https://api.example.com"])' if name == "ZOOM_API_HOSTS" else ""
     return [(name, f"cannot be decoded{cause}{shape}")]
 
 
