@@ -23,12 +23,14 @@ from zoomq.settings import QueueSettings
 
 __all__ = [
     "CREDENTIAL_REFRESHES",
+    "DAILY_LIMIT",
     "LISTING_RESTARTS",
     "Decision",
     "GiveUp",
     "Park",
     "RetryLater",
     "backoff",
+    "counts_against_budget",
     "decide",
     "queue_action",
     "queue_backoff",
