@@ -21,7 +21,6 @@ from zoomq.actions import run_action
 from zoomq.client import ZoomClient
 from zoomq.errors import ClientAction, Handling, QueueAction, UnexpectedStatus, handling
 from zoomq.runtime.idempotency import IdempotencyStore, run_once
-from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import QueueSettings
 
@@ -96,19 +95,6 @@ class RedirectingApi:
         headers = {"Location": f"{self.trap.url}{seen.path}", "Content-Type": "text/html"}
         body = b"" if self.status == 304 else b"<a href='elsewhere'>moved</a>"
         return self.status, headers, body
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    """The token endpoint: the API base is the redirecting listener."""
-    with SandboxServer(SandboxConfig(rate_limits=False)) as server:
-        yield server
-
-
-@pytest.fixture
-def trap() -> Iterator[Listener]:
-    with Listener() as listener:
-        yield listener
 
 
 @pytest.fixture
