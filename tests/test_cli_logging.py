@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.child_process import run_child
 from tests.conftest import REPO
 from zoomq.redis_server import free_port
 
@@ -89,7 +90,7 @@ def run_action(sandbox_url: str, tmp_path: Path, **env: str) -> subprocess.Compl
     fault = {"method": "GET", "path_pattern": "/v2/users/*", "status": 429, "count": 2}
     added = httpx.post(f"{sandbox_url}/_sandbox/faults", json={**fault, "retry_after": "0"})
     assert added.status_code == 201, added.text
-    return subprocess.run(
+    return run_child(
         [*ZOOMQ, "action", "getUser", "--input", '{"userId": "me"}', "--no-redis"],
         env=clean_env(
             tmp_path,
@@ -101,10 +102,6 @@ def run_action(sandbox_url: str, tmp_path: Path, **env: str) -> subprocess.Compl
             **env,
         ),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
 
 
@@ -142,14 +139,8 @@ def test_the_log_level_setting_filters(sandbox_url: str, tmp_path: Path) -> None
 
 def test_a_bad_log_level_names_the_setting(tmp_path: Path) -> None:
     """ZOOMQ_LOG_LEVEL=loud exits 2 with a message naming it, before any command runs."""
-    done = subprocess.run(
-        [*ZOOMQ, "action", "--list"],
-        env=clean_env(tmp_path, ZOOMQ_LOG_LEVEL="loud"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_child(
+        [*ZOOMQ, "action", "--list"], env=clean_env(tmp_path, ZOOMQ_LOG_LEVEL="loud"), cwd=tmp_path
     )
     assert done.returncode == 2
     assert "ZOOMQ_LOG_LEVEL" in done.stderr
@@ -177,14 +168,10 @@ def test_the_receiver_factory_configures_redacted_stderr_logging(
     tmp_path: Path, redis_url: str
 ) -> None:
     """The uvicorn factory leaves structlog and stdlib logging on stderr, JSON, redacted."""
-    done = subprocess.run(
+    done = run_child(
         [sys.executable, "-c", FACTORY_PROBE],
         env=clean_env(tmp_path, REDIS_URL=redis_url, ZOOMQ_LOG_LEVEL="WARNING"),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""

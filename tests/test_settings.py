@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.child_process import run_child
 from zoomq.errors import ConfigurationError
 from zoomq.settings import (
     DEFAULT_CONNECTIONS_FILE,
@@ -188,15 +189,7 @@ def test_an_explicit_connections_file_must_exist(clean: pytest.MonkeyPatch) -> N
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean_env = {k: v for k, v in os.environ.items() if k not in env_vars()}
     clean_env.update(PYTHONPATH=str(REPO), **env)
-    return subprocess.run(
-        [*ZOOMQ, *args],
-        env=clean_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_child([*ZOOMQ, *args], env=clean_env, cwd=tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 __all__ = [
     "HANDLING",
@@ -223,6 +223,15 @@ class RateLimited(ZoomError):
         }
 
 
+class _RateLimitContext(TypedDict, total=False):
+    """The optional keywords of ``RateLimited``, which ``DailyLimitExceeded`` passes on."""
+
+    category: str | None
+    status: int | None
+    code: int | None
+    tracking_id: str | None
+
+
 class DailyLimitExceeded(RateLimited):
     """A daily cap (per account and category, or 100 meeting writes per user): see ``reset_at``."""
 
@@ -234,19 +243,9 @@ class DailyLimitExceeded(RateLimited):
         *,
         reset_at: datetime,
         retry_after: float,
-        category: str | None = None,
-        status: int | None = None,
-        code: int | None = None,
-        tracking_id: str | None = None,
+        **context: Unpack[_RateLimitContext],
     ) -> None:
-        super().__init__(
-            message,
-            retry_after=retry_after,
-            category=category,
-            status=status,
-            code=code,
-            tracking_id=tracking_id,
-        )
+        super().__init__(message, retry_after=retry_after, **context)
         self.reset_at = reset_at
 
     def to_dict(self) -> dict[str, Any]:

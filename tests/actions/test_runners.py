@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -12,12 +13,21 @@ import pytest
 from zoomq.actions import runners
 from zoomq.actions.catalog import CATALOG
 from zoomq.actions.inputs import ListUsersRecordings, RawRequest
+from zoomq.client.http import ZoomClient
 from zoomq.client.ratelimit import RateCategory
 from zoomq.client.scope import ApiScope
 from zoomq.errors import InvalidInput, NotFound
 
-if TYPE_CHECKING:
-    from zoomq.client.http import ZoomClient
+
+def _called(method: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The arguments of a call to ``method``, defaults filled in, by name (``self`` left out).
+
+    The fake records calls under the real method's own signature, so the two cannot drift.
+    """
+    bound = inspect.signature(method).bind(*args, **kwargs)
+    bound.apply_defaults()
+    _self, *named = bound.arguments.items()
+    return dict(named)
 
 
 class FakeClient:
@@ -38,55 +48,23 @@ class FakeClient:
         self.page_calls: list[dict[str, Any]] = []
         self.pages_served = 0
 
-    def request(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        category: RateCategory = RateCategory.LIGHT,
-        user_quota: str | None = None,
-        raise_for_status: bool = True,
-    ) -> httpx.Response:
-        self.requests.append(
-            {
-                "method": method,
-                "url": path_or_url,
-                "params": params,
-                "json": json,
-                "content": content,
-                "headers": headers,
-                "category": category,
-                "raise_for_status": raise_for_status,
-            }
-        )
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        call = _called(ZoomClient.request, self, *args, **kwargs)
+        call["url"] = call.pop("path_or_url")
+        del call["user_quota"]
+        self.requests.append(call)
+        method, path_or_url = call["method"], call["url"]
         if isinstance(self.response, Exception):
             raise self.response
         if self.response is None:
             raise AssertionError(f"unexpected request {method} {path_or_url}")
         return self.response
 
-    def iter_pages(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, str],
-        page_size: int | None,
-        category: RateCategory,
-        max_pages: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        self.page_calls.append(
-            {
-                "path": path,
-                "params": dict(params),
-                "page_size": page_size,
-                "category": category,
-                "max_pages": max_pages,
-            }
-        )
+    def iter_pages(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        call = _called(ZoomClient.iter_pages, self, *args, **kwargs)
+        call["params"] = params = dict(call["params"])
+        max_pages = call["max_pages"]
+        self.page_calls.append(call)
         window = (params.get("from"), params.get("to"))
         if window not in self.pages:
             raise AssertionError(f"unexpected window {window}")

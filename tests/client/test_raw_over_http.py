@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.client.listener import Listener
@@ -11,21 +9,7 @@ from tests.client.procs import settings_for
 from zoomq.actions import run_action
 from zoomq.client import ZoomClient
 from zoomq.errors import InvalidInput
-from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(rate_limits=False)) as server:
-        yield server
-
-
-@pytest.fixture
-def trap() -> Iterator[Listener]:
-    """Another port of 127.0.0.1: the API's host, not its origin."""
-    with Listener() as listener:
-        yield listener
 
 
 def test_same_host_on_another_port_receives_nothing(sandbox: SandboxServer, trap: Listener) -> None:

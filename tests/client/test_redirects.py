@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from tasks.policy import GiveUp, decide
+from tests.child_process import run_child
 from tests.client.fakes import FakeClock, ScriptedZoom, connection, settings
 from tests.client.listener import Answer, Listener, Seen
 from tests.client.procs import settings_for
@@ -21,7 +21,6 @@ from zoomq.actions import run_action
 from zoomq.client import ZoomClient
 from zoomq.errors import ClientAction, Handling, QueueAction, UnexpectedStatus, handling
 from zoomq.runtime.idempotency import IdempotencyStore, run_once
-from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import QueueSettings
 
@@ -96,19 +95,6 @@ class RedirectingApi:
         headers = {"Location": f"{self.trap.url}{seen.path}", "Content-Type": "text/html"}
         body = b"" if self.status == 304 else b"<a href='elsewhere'>moved</a>"
         return self.status, headers, body
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    """The token endpoint: the API base is the redirecting listener."""
-    with SandboxServer(SandboxConfig(rate_limits=False)) as server:
-        yield server
-
-
-@pytest.fixture
-def trap() -> Iterator[Listener]:
-    with Listener() as listener:
-        yield listener
 
 
 @pytest.fixture
@@ -188,7 +174,7 @@ def test_zoomq_action_exits_1_naming_the_status(
         ZOOM_OAUTH_TOKEN_URL=sandbox.token_url,
         ZOOMQ_CONNECTIONS_FILE=str(tmp_path / "none.json"),
     )
-    done = subprocess.run(
+    done = run_child(
         [
             sys.executable,
             "-m",
@@ -199,12 +185,8 @@ def test_zoomq_action_exits_1_naming_the_status(
             json.dumps({"userId": "me"}),
             "--no-redis",
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
-        timeout=60,
-        check=False,
     )
     assert done.returncode == 1, done.stderr
     assert f"error: Zoom API error {status}: unexpected {status}" in done.stderr

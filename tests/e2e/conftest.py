@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -299,12 +301,16 @@ def start_worker(argv: list[str], env: dict[str, str], log_path: Path) -> subpro
 
 
 def start_receiver(
-    e2e_dir: Path, sandbox: SandboxServer, redis_url: str, log_path: Path
+    e2e_dir: Path, sandbox: SandboxServer, redis_url: str, log_path: Path, **extra_env: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`zoomq receiver` (uvicorn) as its own process; its process and its base URL."""
+    """`zoomq receiver` (uvicorn) as its own process; its process and its base URL.
+
+    ``extra_env`` is set over the worker's environment and ``WEBHOOK_SECRET``.
+    """
     e2e_dir.mkdir(exist_ok=True)
     env = worker_env(e2e_dir, sandbox, redis_url)
     env["ZOOM_WEBHOOK_SECRET_TOKEN"] = WEBHOOK_SECRET
+    env.update(extra_env)
     port = free_port()
     with log_path.open("ab") as out:
         process = subprocess.Popen(
@@ -327,6 +333,54 @@ def start_receiver(
     if process.poll() is not None:
         raise AssertionError(f"the receiver exited ({process.returncode}):\n{log_path.read_text()}")
     return process, url
+
+
+def fast_worker_env(
+    e2e_dir: Path, sandbox: SandboxServer, redis_url: str, **overrides: str
+) -> dict[str, str]:
+    """``worker_env`` with a "light" budget (2000/s) that never holds a fast run back."""
+    fast = e2e_dir / "fast-connections.json"
+    fast.write_text(json.dumps([{
+        "name": "default", "account_id": "sandbox-account", "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret", "rate_limits": {"light": 2000},
+    }]))  # fmt: skip
+    env = worker_env(e2e_dir, sandbox, redis_url)
+    env.update(ZOOMQ_CONNECTIONS_FILE=str(fast), **overrides)
+    return env
+
+
+@contextmanager
+def dev_stack(
+    cwd: Path, env: dict[str, str], port: int, sandbox_port: int
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, str]]:
+    """`zoomq dev` run in ``cwd``: its process, its log, and the log once dev said it runs.
+
+    Leaving stops it with SIGINT (Ctrl-C), which must end it with code 0.
+    """
+    log = cwd / "dev.log"
+    with log.open("wb") as out:
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "zoomq", "dev", "--port", str(port),
+             "--sandbox-port", str(sandbox_port)],
+            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_for(
+            lambda: "zoomq dev is running" in log.read_text() or dev.poll() is not None,
+            60,
+            "zoomq dev",
+        )
+        text = log.read_text()
+        assert dev.poll() is None, text
+        yield dev, log, text
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            code = dev.wait(30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            raise
+    assert code == 0, log.read_text()[-3000:]
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:

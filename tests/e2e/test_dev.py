@@ -4,7 +4,6 @@ stops it all."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import REPO, wait_for
+from tests.e2e.conftest import REPO, dev_stack, wait_for
 from zoomq.redis_server import free_port
 
 pytestmark = pytest.mark.e2e
@@ -23,21 +22,8 @@ def test_zoomq_dev_runs_the_whole_stack(tmp_path: Path) -> None:
     port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "REDIS"))}
     env["ZOOMQ_LOG_FORMAT"] = "json"
-    log = tmp_path / "dev.log"
-    with log.open("wb") as out:
-        dev = subprocess.Popen(
-            [sys.executable, "-m", "zoomq", "dev", "--port", str(port),
-             "--sandbox-port", str(sandbox_port)],  # data in ./.zoomq, as for a user
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for(
-            lambda: "zoomq dev is running" in log.read_text() or dev.poll() is not None,
-            60,
-            "zoomq dev",
-        )
-        text = log.read_text()
-        assert dev.poll() is None, text
+    # data in ./.zoomq, as for a user
+    with dev_stack(tmp_path, env, port, sandbox_port) as (_dev, log, text):
         secret = text.split("webhook secret: ", 1)[1].split()[0]
         hook = f"http://127.0.0.1:{port}/webhooks/zoom"
         wait_for(lambda: '"worker.ready"' in log.read_text(), 60, "the worker")
@@ -50,13 +36,5 @@ def test_zoomq_dev_runs_the_whole_stack(tmp_path: Path) -> None:
         wait_for(lambda: '"event.dispatched"' in log.read_text(), 30, "the worker to handle it")
         api = f"http://127.0.0.1:{sandbox_port}/v2/users/me"
         assert httpx.get(api).status_code == 401  # the sandbox Zoom is up and wants a token
-    finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            code = dev.wait(30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            raise
-    assert code == 0, log.read_text()[-3000:]
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import dev_stack, wait_for
 from zoomq.redis_server import free_port
 from zoomq.runtime.dlq import DeadLetterStore
 
@@ -39,23 +38,9 @@ def test_second_terminal_uses_the_running_dev_stack(tmp_path: Path) -> None:
     """action and dlq reach dev's sandbox and Redis; the banner's command works as pasted;
     once dev stops, its state file is gone and no longer used."""
     port, sandbox_port = free_port(), free_port()
-    log = tmp_path / "dev.log"
-    with log.open("wb") as out:
-        dev = subprocess.Popen(
-            [sys.executable, "-m", "zoomq", "dev", "--port", str(port),
-             "--sandbox-port", str(sandbox_port)],
-            env={**CLEAN_ENV, "ZOOMQ_LOG_FORMAT": "json"}, cwd=tmp_path,
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
     state = tmp_path / ".zoomq" / "dev.json"
-    try:
-        wait_for(
-            lambda: "zoomq dev is running" in log.read_text() or dev.poll() is not None,
-            60,
-            "zoomq dev",
-        )
-        text = log.read_text()
-        assert dev.poll() is None, text
+    env = {**CLEAN_ENV, "ZOOMQ_LOG_FORMAT": "json"}
+    with dev_stack(tmp_path, env, port, sandbox_port) as (dev, log, text):
         assert stat.S_IMODE(state.stat().st_mode) == 0o600
         published = json.loads(state.read_text())
         assert published["pid"] == dev.pid
@@ -88,14 +73,6 @@ def test_second_terminal_uses_the_running_dev_stack(tmp_path: Path) -> None:
         )  # fmt: skip
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert json.loads(sent.stdout)["delivered"] is True
-    finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            code = dev.wait(30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            raise
-    assert code == 0, log.read_text()[-3000:]
     assert not state.exists()
     after = zoomq("action", "getUser", "--input", '{"userId":"me"}', cwd=tmp_path)
     assert after.returncode == 2

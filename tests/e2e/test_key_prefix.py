@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,8 +10,15 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.conftest import REPO, SANDBOX_SCALE, start_worker, stop_worker, wait_for, worker_env
-from zoomq.redis_server import RedisServer, free_port
+from tests.e2e.conftest import (
+    SANDBOX_SCALE,
+    start_receiver,
+    start_worker,
+    stop_worker,
+    wait_for,
+    worker_env,
+)
+from zoomq.redis_server import RedisServer
 from zoomq.runtime.names import QUEUES
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
@@ -47,24 +53,16 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         worker = start_worker(argv, env, work / "worker.log")
-        port = free_port()
-        with (work / "receiver.log").open("ab") as out:
-            receiver = subprocess.Popen(
-                [sys.executable, "-m", "zoomq", "receiver", "--port", str(port)],
-                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+        try:
+            receiver, url = start_receiver(
+                work, sandbox, server.url, work / "receiver.log",
+                ZOOMQ_KEY_PREFIX=PREFIX, ZOOM_WEBHOOK_SECRET_TOKEN=SECRET,
             )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            try:
-                return httpx.get(url + "/readyz", timeout=0.5).status_code == 200
-            except httpx.TransportError:
-                return receiver.poll() is not None
-
+        except BaseException:
+            stop_worker(worker)
+            raise
         client = redis.Redis.from_url(server.url)
         try:
-            wait_for(ready, 30, "the receiver")
-            assert receiver.poll() is None, (work / "receiver.log").read_text()
             yield Deployment(sandbox, client, url + "/webhooks/zoom")
         finally:
             receiver.terminate()

@@ -3,7 +3,6 @@ except where the kill lands between Zoom's reply and zoomq's record of it."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.conftest import start_worker, stop_worker, wait_for, worker_env
+from tests.e2e.conftest import fast_worker_env, start_worker, stop_worker, wait_for
 from worker.app import create_celery
 from zoomq.redis_server import RedisServer
 from zoomq.sandbox.config import SandboxConfig
@@ -30,22 +29,11 @@ def test_kill_minus_9_loses_nothing(tmp_path: Path) -> None:
         RedisServer(tmp_path / "redis") as redis_server,
         SandboxServer(SandboxConfig(seed=5, rate_limits=False)) as sandbox,
     ):
-        env = worker_env(tmp_path, sandbox, redis_server.url)
-        fast = tmp_path / "fast-connections.json"
-        fast.write_text(json.dumps([{
-            "name": "default", "account_id": "sandbox-account", "client_id": "sandbox-client",
-            "client_secret": "sandbox-secret", "rate_limits": {"light": 2000},
-        }]))  # fmt: skip
-        env.update(
-            {
-                "ZOOMQ_CONNECTIONS_FILE": str(fast),
-                "ZOOMQ_VISIBILITY_TIMEOUT": "6",
-                "ZOOMQ_TASK_TIME_LIMIT": "5",
-                "ZOOMQ_TASK_SOFT_TIME_LIMIT": "4",
-                "ZOOMQ_STEP_LEASE": "3",
-                "ZOOMQ_LOG_FORMAT": "json",
-            }
-        )
+        env = fast_worker_env(
+            tmp_path, sandbox, redis_server.url,
+            ZOOMQ_VISIBILITY_TIMEOUT="6", ZOOMQ_TASK_TIME_LIMIT="5",
+            ZOOMQ_TASK_SOFT_TIME_LIMIT="4", ZOOMQ_STEP_LEASE="3", ZOOMQ_LOG_FORMAT="json",
+        )  # fmt: skip
         meeting = sandbox.state.seeded.registration_meeting_id
         path = f"/v2/meetings/{meeting}/registrants"
         app = create_celery(Settings(_env_file=None, redis_url=redis_server.url))

@@ -14,7 +14,7 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.e2e.conftest import start_worker, stop_worker, wait_for, worker_env
+from tests.e2e.conftest import fast_worker_env, start_worker, stop_worker, wait_for
 from worker.app import create_celery
 from zoomq.redis_server import RedisServer
 from zoomq.runtime.ledger import Ledger
@@ -74,21 +74,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         RedisServer(tmp_path / "redis") as server,
         SandboxServer(SandboxConfig(seed=7, rate_limits=False)) as sandbox,
     ):
-        env = worker_env(tmp_path, sandbox, server.url)
-        fast = tmp_path / "fast-connections.json"
-        fast.write_text(json.dumps([{
-            "name": "default", "account_id": "sandbox-account", "client_id": "sandbox-client",
-            "client_secret": "sandbox-secret", "rate_limits": {"light": 2000},
-        }]))  # fmt: skip
-        env.update(
-            {
-                "ZOOMQ_CONNECTIONS_FILE": str(fast),
-                "ZOOMQ_VISIBILITY_TIMEOUT": str(VISIBILITY),
-                "ZOOMQ_TASK_TIME_LIMIT": "1",
-                "ZOOMQ_TASK_SOFT_TIME_LIMIT": "0",
-                "ZOOMQ_SCHEDULER_INTERVAL": "0.2",
-            }
-        )
+        env = fast_worker_env(
+            tmp_path, sandbox, server.url,
+            ZOOMQ_VISIBILITY_TIMEOUT=str(VISIBILITY), ZOOMQ_TASK_TIME_LIMIT="1",
+            ZOOMQ_TASK_SOFT_TIME_LIMIT="0", ZOOMQ_SCHEDULER_INTERVAL="0.2",
+        )  # fmt: skip
         client = redis.Redis.from_url(server.url)
         app = create_celery(Settings(_env_file=None, redis_url=server.url))
         stack = Stack(client, sandbox, app, env, tmp_path, tmp_path / "sweeper.log")

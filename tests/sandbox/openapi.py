@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import jsonschema
 
@@ -105,20 +105,18 @@ def response_schema(
     return to_json_schema(spec, body, strict=strict, extra=allow_extra)  # type: ignore[no-any-return]
 
 
+class SchemaOptions(TypedDict, total=False):
+    """``response_schema``'s keywords, which ``validate`` passes on."""
+
+    strict: bool
+    allow_extra: frozenset[str]
+
+
 def validate(
-    body: Any,
-    spec_name: str,
-    method: str,
-    path: str,
-    status: int,
-    *,
-    strict: bool = True,
-    allow_extra: frozenset[str] = frozenset(),
+    body: Any, spec_name: str, method: str, path: str, status: int, **options: Unpack[SchemaOptions]
 ) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``body`` fits the operation's schema."""
-    schema = response_schema(
-        spec_name, method, path, status, strict=strict, allow_extra=allow_extra
-    )
+    schema = response_schema(spec_name, method, path, status, **options)
     validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:

@@ -92,6 +92,13 @@ class Endpoint:
     def next_reply(self) -> Reply:
         return self.replies[min(len(self.deliveries), len(self.replies) - 1)]
 
+    def first_object(self) -> tuple[ZoomEvent, dict[str, Any]]:
+        """The first delivery's event and its ``payload.object``; both must be there."""
+        event = self.deliveries[0].event
+        assert event is not None
+        assert event.object is not None
+        return event, event.object
+
 
 class LoopbackZoom:
     """A Starlette app under uvicorn on 127.0.0.1: webhook endpoints plus a fake sandbox."""

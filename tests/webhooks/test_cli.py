@@ -122,11 +122,9 @@ def test_data_from_file_sets_the_meeting_id(loopback: LoopbackZoom, tmp_path: Pa
         "--account-id", "acct-9",
     )  # fmt: skip
     assert code == 0, output
-    event = endpoint.deliveries[0].event
-    assert event is not None
-    assert event.object is not None
-    assert event.object["id"] == 85746065432
-    assert event.object["topic"] == "Zoë 東京"
+    event, obj = endpoint.first_object()
+    assert obj["id"] == 85746065432
+    assert obj["topic"] == "Zoë 東京"
     assert event.account_id == "acct-9"
 
 
@@ -169,12 +167,10 @@ def test_recording_comes_from_the_sandbox(loopback: LoopbackZoom) -> None:
         "--sandbox-api", f"{loopback.base}/v2",
     )  # fmt: skip
     assert code == 0, output
-    event = endpoint.deliveries[0].event
-    assert event is not None
-    assert event.object is not None
-    assert event.object["id"] == 81234567890
-    assert event.object["type"] == 2
-    assert event.object["recording_files"][0]["download_url"].endswith("/rec/download/file-1")
+    event, obj = endpoint.first_object()
+    assert obj["id"] == 81234567890
+    assert obj["type"] == 2
+    assert obj["recording_files"][0]["download_url"].endswith("/rec/download/file-1")
     assert event.download_token
 
 

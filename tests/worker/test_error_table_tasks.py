@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -31,18 +32,25 @@ def app(settings: Settings) -> Iterator[Celery]:
     app.close()
 
 
-def attempt(task: ZoomqTask, retries: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run one delivery of ``task`` the way the worker does (``__call__`` maps the errors)."""
+@contextmanager
+def delivery(task: ZoomqTask, retries: int, task_id: str = "t-table") -> Iterator[None]:
+    """One delivery of ``task`` from the actions queue: its request pushed, then popped."""
     task.push_request(
-        id="t-table",
+        id=task_id,
         retries=retries,
         delivery_info={"routing_key": "actions"},
         called_directly=False,
     )
     try:
-        return task(*args, **kwargs)
+        yield
     finally:
         task.pop_request()
+
+
+def attempt(task: ZoomqTask, retries: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run one delivery of ``task`` the way the worker does (``__call__`` maps the errors)."""
+    with delivery(task, retries):
+        return task(*args, **kwargs)
 
 
 def again(retry: Retry) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -97,17 +105,8 @@ def test_an_expired_page_token_restarts_the_task_then_dead_letters(
     args: tuple[Any, ...] = ({},)
     kwargs: dict[str, Any] = {}
     for retries in range(LISTING_RESTARTS):
-        task.push_request(
-            id="t-pages",
-            retries=retries,
-            delivery_info={"routing_key": "actions"},
-            called_directly=False,
-        )
-        try:
-            with pytest.raises(Retry) as retried:
-                task.handle_error(expired, args, kwargs)
-        finally:
-            task.pop_request()
+        with delivery(task, retries, "t-pages"), pytest.raises(Retry) as retried:
+            task.handle_error(expired, args, kwargs)
         args, kwargs = again(retried.value)
         assert kwargs["meta"]["retry_counts"] == {"listing_restart": retries + 1}
     task.push_request(id="t-pages", retries=LISTING_RESTARTS, called_directly=False)

@@ -7,7 +7,7 @@ then the retry loop — the only one in the client — driven by ``RetryPolicy``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -274,18 +274,8 @@ class ZoomClient:
         log.debug("zoom.rate_limited", wait=round(wait, 3), attempt=attempt)
         self.clock.sleep(wait)
 
-    def iter_pages(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, str],
-        page_size: int | None,
-        category: RateCategory,
-        max_pages: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        return iter_pages(
-            self, path, params=params, page_size=page_size, category=category, max_pages=max_pages
-        )
+    #: Each page of a listing: ``zoomq.client.pagination.iter_pages`` with this client.
+    iter_pages = iter_pages
 
 
 def _host_port(url: str) -> str:

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import redis
-
 from zoomq.logs import redact_value
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.redis_store import RedisStore
 
 __all__ = ["UNDECODABLE", "DeadLetter", "DeadLetterStore"]
 
@@ -90,13 +88,9 @@ class DeadLetter:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeadLetter:
-        message = TaskMessage(
-            name=str(data["task"]),
-            args=list(data.get("args") or []),
-            kwargs=dict(data.get("kwargs") or {}),
-            task_id=str(data["task_id"]),
-            attempts=int(data.get("retries") or 0),
-            queue=data.get("queue"),
+        # The entry keeps the message's fields flat, with Celery's names for two of them.
+        message = TaskMessage.from_dict(
+            {**data, "name": data["task"], "attempts": data.get("retries")}
         )
         return cls(
             id=str(data["id"]),
@@ -122,21 +116,13 @@ return 0
 """
 
 
-class DeadLetterStore:
+class DeadLetterStore(RedisStore):
     """Add, list, show, replay and purge dead-lettered tasks."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis = client
+    def _bind(self, keys: Keys) -> None:
         self.entries_key = keys.dlq_entries
         self.index_key = keys.dlq_index
-        self.clock = clock
-        self._remove_if_same = client.register_script(_REMOVE_IF_SAME)
+        self._remove_if_same = self.redis.register_script(_REMOVE_IF_SAME)
 
     def add(
         self,

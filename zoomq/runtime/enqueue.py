@@ -35,7 +35,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 import redis.asyncio as aredis
 import structlog
@@ -85,6 +85,14 @@ return out
 # One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,
 # its deadline (on the loop's clock) and its task id for the ledger (b"" for none).
 _Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]", float, bytes]
+
+
+class _Push(TypedDict, total=False):
+    """``submit``'s keywords, which ``enqueue`` passes on."""
+
+    dedup_key: str | None
+    ttl: int
+    task_id: str | None
 
 
 class BatchEnqueuer:
@@ -172,15 +180,7 @@ class BatchEnqueuer:
             await conn.disconnect()
             await self._redis.connection_pool.release(conn)
 
-    async def enqueue(
-        self,
-        queue: str,
-        message: bytes,
-        *,
-        dedup_key: str | None = None,
-        ttl: int = 0,
-        task_id: str | None = None,
-    ) -> bool:
+    async def enqueue(self, queue: str, message: bytes, **push: Unpack[_Push]) -> bool:
         """Push ``message`` onto ``queue``; True once Redis has it, False for a duplicate.
 
         With ``dedup_key`` the push happens only if that key is absent, and the key is then
@@ -188,7 +188,7 @@ class BatchEnqueuer:
         message is recorded in the task ledger with the push. Raises ``QueueUnavailable``
         if Redis did not confirm in time.
         """
-        return await self.submit(queue, message, dedup_key=dedup_key, ttl=ttl, task_id=task_id)
+        return await self.submit(queue, message, **push)
 
     def submit(
         self,

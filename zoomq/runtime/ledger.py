@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-import redis
-
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.redis_store import RedisStore
 
 __all__ = ["DUE_KEY", "MESSAGES_KEY", "SUSPECT_KEY", "BrokerKeys", "Ledger", "SweepResult"]
 
@@ -150,22 +148,14 @@ def _decode(raw: bytes) -> TaskMessage:
     return _from_celery(data) if "headers" in data else TaskMessage.from_dict(data)
 
 
-class Ledger:
+class Ledger(RedisStore):
     """Record sent task messages; forget started ones; re-send those provably lost."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis = client
+    def _bind(self, keys: Keys) -> None:
         self.due_key = keys.ledger_due
         self.messages_key = keys.ledger_messages
         self.suspect_key = keys.ledger_suspect
-        self.clock = clock
-        self._settle = client.register_script(_SETTLE)
+        self._settle = self.redis.register_script(_SETTLE)
 
     def record(self, message: TaskMessage, starts_at: float) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -11,15 +11,13 @@ entry whose sender died is recovered, not lost.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-import redis
-
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
+from zoomq.runtime.redis_store import RedisStore
 
 __all__ = ["ParkedTask", "ParkingLot"]
 
@@ -86,23 +84,15 @@ class ParkedTask:
         )
 
 
-class ParkingLot:
+class ParkingLot(RedisStore):
     """Park task messages until a time; hand them back when due."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis = client
+    def _bind(self, keys: Keys) -> None:
         self.key = keys.parked
         self.moving_key = keys.parked_moving
         self.bad_key = keys.parked_bad
-        self.clock = clock
-        self._claim_due = client.register_script(_CLAIM_DUE)
-        self._recover = client.register_script(_RECOVER)
+        self._claim_due = self.redis.register_script(_CLAIM_DUE)
+        self._recover = self.redis.register_script(_RECOVER)
 
     def park(
         self, message: TaskMessage, due_at: float, reason: Mapping[str, Any] | None = None

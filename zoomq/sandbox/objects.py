@@ -50,7 +50,8 @@ USER_ITEM_FIELDS = (
     "role_id",
     "status",
 )
-MEETING_ITEM_FIELDS = (
+#: What a meeting's and a webinar's list items share; each adds one field of its own.
+_SCHEDULED_ITEM_FIELDS = (
     "uuid",
     "id",
     "host_id",
@@ -62,22 +63,9 @@ MEETING_ITEM_FIELDS = (
     "agenda",
     "created_at",
     "join_url",
-    "pmi",
 )
-WEBINAR_ITEM_FIELDS = (
-    "uuid",
-    "id",
-    "host_id",
-    "topic",
-    "type",
-    "start_time",
-    "duration",
-    "timezone",
-    "agenda",
-    "created_at",
-    "join_url",
-    "is_simulive",
-)
+MEETING_ITEM_FIELDS = (*_SCHEDULED_ITEM_FIELDS, "pmi")
+WEBINAR_ITEM_FIELDS = (*_SCHEDULED_ITEM_FIELDS, "is_simulive")
 
 _MEETING_SETTINGS: dict[str, Any] = {
     "host_video": False,
