@@ -1,4 +1,4 @@
-"""Imports run one way: cli → receiver | worker → tasks → automations → runtime → core.
+"""Imports run one way: cli → receiver | worker → tasks → automations | archive → runtime → core.
 
 The sandbox sits beside them, on the core, and only the CLI imports it (tests and benchmarks
 do too; they are not walked here). The rule is checked on the source with ``ast``, every
@@ -25,13 +25,25 @@ PACKAGES = ("zoomq", "receiver", "tasks", "worker")
 #: (the CLI) is imported by nothing; one beside the others (the sandbox) by the CLI alone.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "cli": frozenset(
-        {"receiver", "worker", "tasks", "automations", "runtime", "core", "sandbox", "celery"}
+        {
+            "receiver",
+            "worker",
+            "tasks",
+            "automations",
+            "archive",
+            "runtime",
+            "core",
+            "sandbox",
+            "celery",
+        }
     ),
     "receiver": frozenset({"runtime", "core"}),
-    "worker": frozenset({"tasks", "automations", "runtime", "core", "celery"}),
-    "tasks": frozenset({"automations", "runtime", "core", "celery"}),
+    "worker": frozenset({"tasks", "automations", "archive", "runtime", "core", "celery"}),
+    "tasks": frozenset({"automations", "archive", "runtime", "core", "celery"}),
     # The automation engine runs steps on the runtime's idempotency records.
     "automations": frozenset({"runtime", "core"}),
+    # The recording archive locks files and meetings with the runtime's Redis keys.
+    "archive": frozenset({"runtime", "core"}),
     "runtime": frozenset({"core"}),
     "core": frozenset(),
     "sandbox": frozenset({"core"}),
@@ -53,7 +65,7 @@ def layer(module: str) -> str | None:
         return parts[0]
     if len(parts) > 1 and parts[1] == "__main__":
         return "cli"  # `python -m zoomq` is the CLI
-    if len(parts) > 1 and parts[1] in ("cli", "automations", "runtime", "sandbox"):
+    if len(parts) > 1 and parts[1] in ("cli", "automations", "archive", "runtime", "sandbox"):
         return parts[1]
     return "core"
 

@@ -19,6 +19,13 @@ that raised it does — ``backoff`` (full jitter), ``wait`` (``retry_after``), `
     │   ├── WebhookVerificationError  raise   give_up          bad signature/timestamp (401)
     │   └── MalformedWebhook          raise   give_up          not Zoom's envelope (400)
     ├── StepInProgress                raise   wait             the step's lease is held elsewhere
+    ├── ArchiveError                  raise   backoff          archiving a recording file failed
+    │   ├── DownloadUnauthorized      raise   refresh          401/403, or HTML instead of media
+    │   ├── DownloadRefused           raise   give_up          a redirect to a host not Zoom's
+    │   ├── RecordingGone             raise   give_up          404: Zoom no longer has the file
+    │   ├── IncompleteDownload        raise   backoff          cut before ``file_size``; ``reached``
+    │   ├── StorageError              raise   backoff          disk full, bucket denied (names it)
+    │   └── FileLocked                raise   wait             another worker downloads the file
     ├── DispatchIncomplete            raise   backoff          some runs were not enqueued
     ├── AuthError                     raise   backoff          OAuth: the token endpoint refused
     │   └── RefreshTokenRevoked       raise   give_up          refresh token gone; re-install
@@ -53,6 +60,7 @@ from typing import Any, TypedDict, Unpack
 __all__ = [
     "HANDLING",
     "APIError",
+    "ArchiveError",
     "AuthError",
     "BadRequest",
     "ClientAction",
@@ -60,7 +68,11 @@ __all__ = [
     "Conflict",
     "DailyLimitExceeded",
     "DispatchIncomplete",
+    "DownloadRefused",
+    "DownloadUnauthorized",
+    "FileLocked",
     "Handling",
+    "IncompleteDownload",
     "InvalidInput",
     "MalformedWebhook",
     "NotFound",
@@ -69,10 +81,12 @@ __all__ = [
     "QueueAction",
     "QueueUnavailable",
     "RateLimited",
+    "RecordingGone",
     "RefreshTokenRevoked",
     "RulesError",
     "ServerError",
     "StepInProgress",
+    "StorageError",
     "TemplateError",
     "TransportError",
     "Unauthorized",
@@ -157,6 +171,57 @@ class StepInProgress(ZoomError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "key": self.key, "retry_after": self.retry_after}
+
+
+class ArchiveError(ZoomError):
+    """Archiving one recording file failed; the message names the file, path or bucket."""
+
+
+class DownloadUnauthorized(ArchiveError):
+    """The download was refused (401/403) or answered a login page: fetch a fresh token."""
+
+
+class DownloadRefused(ArchiveError):
+    """A redirect to a host that is not Zoom's: no request, least of all a token, goes there."""
+
+
+class RecordingGone(ArchiveError):
+    """404 on the download: the recording was deleted or its retention ran out."""
+
+
+class IncompleteDownload(ArchiveError):
+    """The stream ended before ``file_size``; the ``reached`` bytes are kept for a resume."""
+
+    def __init__(self, message: str, *, reached: int, expected: int | None = None) -> None:
+        super().__init__(message)
+        self.reached = reached
+        self.expected = expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "reached": self.reached, "expected": self.expected}
+
+
+class StorageError(ArchiveError):
+    """The storage refused a write (disk full, permission, bucket denied); names the place."""
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "where": self.where}
+
+
+class FileLocked(ArchiveError):
+    """Another worker holds this file's download lock; try again after ``retry_after``."""
+
+    def __init__(self, file_id: str, retry_after: float) -> None:
+        super().__init__(f"file {file_id} is being archived elsewhere; retry in {retry_after:.1f}s")
+        self.file_id = file_id
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "file_id": self.file_id, "retry_after": self.retry_after}
 
 
 class DispatchIncomplete(ZoomError):
@@ -373,6 +438,13 @@ HANDLING: Mapping[type[ZoomError], Handling] = {
     TransportError: Handling(_RETRY, QueueAction.BACKOFF),
     WebhookError: Handling(_RAISE, QueueAction.GIVE_UP),
     StepInProgress: Handling(_RAISE, QueueAction.WAIT),
+    ArchiveError: Handling(_RAISE, QueueAction.BACKOFF),
+    DownloadUnauthorized: Handling(_RAISE, QueueAction.REFRESH),
+    DownloadRefused: Handling(_RAISE, QueueAction.GIVE_UP),
+    RecordingGone: Handling(_RAISE, QueueAction.GIVE_UP),
+    IncompleteDownload: Handling(_RAISE, QueueAction.BACKOFF),
+    StorageError: Handling(_RAISE, QueueAction.BACKOFF),
+    FileLocked: Handling(_RAISE, QueueAction.WAIT),
     DispatchIncomplete: Handling(_RAISE, QueueAction.BACKOFF),
     AuthError: Handling(_RAISE, QueueAction.BACKOFF),
     RefreshTokenRevoked: Handling(_RAISE, QueueAction.GIVE_UP),

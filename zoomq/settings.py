@@ -1,9 +1,10 @@
 """The one typed settings object, built at the edge (CLI, app factory) and passed down.
 
 Nothing below the edge reads ``os.environ``: it takes a ``Settings``. Its sections
-(``settings.http``, ``settings.receiver``, ``settings.queue``) are plain models whose
-fields each name their flat environment variable once (``ZOOMQ_VISIBILITY_TIMEOUT`` ->
-``settings.queue.visibility_timeout``); ``env_vars()`` lists them all, with defaults.
+(``settings.http``, ``settings.receiver``, ``settings.queue``, ``settings.archive``) are
+plain models whose fields each name their flat environment variable once
+(``ZOOMQ_VISIBILITY_TIMEOUT`` -> ``settings.queue.visibility_timeout``); ``env_vars()``
+lists them all, with defaults.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from zoomq.webhooks.envelope import DEFAULT_MAX_DEPTH
 from zoomq.webhooks.verify import DEFAULT_TOLERANCE
 
 __all__ = [
+    "DEFAULT_ARCHIVE_LAYOUT",
     "DEFAULT_CONNECTION",
     "DEFAULT_CONNECTIONS_FILE",
     "DEFAULT_KEY_PREFIX",
+    "ArchiveSettings",
     "Connection",
     "ConnectionType",
     "HttpSettings",
@@ -68,6 +71,9 @@ DEFAULT_KEY_PREFIX = "zoomq"
 DEFAULT_CONNECTIONS_FILE = Path("zoomq-connections.json")
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+#: Where an archived file goes under the destination (``ZOOMQ_ARCHIVE_LAYOUT``).
+DEFAULT_ARCHIVE_LAYOUT = "{account}/{yyyy}-{mm}/{meeting_uuid}/{file_id}.{ext}"
 
 
 class Plan(StrEnum):
@@ -253,11 +259,66 @@ class QueueSettings(_Section):
         return self
 
 
+def _comma_list(v: Any) -> tuple[str, ...]:
+    """``"a, b"`` in the environment; a list or tuple from code."""
+    if v is None:
+        return ()
+    items = v.split(",") if isinstance(v, str) else v
+    return tuple(i.strip() for i in items if isinstance(i, str) and i.strip())
+
+
+class ArchiveSettings(_Section):
+    """The recording archive: where files go, which ones, and how they are fetched."""
+
+    #: The built-in automation that archives every completed recording file.
+    enabled: bool = _env("ZOOMQ_ARCHIVE_ENABLED", True)
+    #: A local directory, or ``s3://bucket/prefix``.
+    dest: str = _env("ZOOMQ_ARCHIVE_DEST", ".zoomq/archive", min_length=1)
+    #: Key of a file under ``dest``: ``{account}``, ``{yyyy}``, ``{mm}``, ``{dd}``,
+    #: ``{meeting_id}``, ``{meeting_uuid}``, ``{file_id}``, ``{file_type}``, ``{ext}``, ...
+    layout: str = _env("ZOOMQ_ARCHIVE_LAYOUT", DEFAULT_ARCHIVE_LAYOUT, min_length=1)
+    #: Zoom ``file_type`` values to archive (MP4, M4A, TRANSCRIPT, ...); empty: all.
+    file_types: tuple[str, ...] = _env("ZOOMQ_ARCHIVE_FILE_TYPES", ())
+    #: Zoom ``recording_type`` values to archive; empty: all.
+    recording_types: tuple[str, ...] = _env("ZOOMQ_ARCHIVE_RECORDING_TYPES", ())
+    #: Move a meeting's recordings to Zoom's trash once all of them are archived and verified.
+    delete_after: bool = _env("ZOOMQ_ARCHIVE_DELETE_AFTER", False)
+    #: The scheduled reconciliation covers the last this many days ...
+    sync_days: int = _env("ZOOMQ_ARCHIVE_SYNC_DAYS", 7, gt=0)
+    #: ... every this many seconds (0: never).
+    sync_interval: float = _env("ZOOMQ_ARCHIVE_SYNC_INTERVAL", 3600.0, ge=0)
+    #: Bytes read from the CDN and written to storage at a time.
+    chunk_bytes: int = _env("ZOOMQ_ARCHIVE_CHUNK_BYTES", 1 << 20, gt=0)
+    #: Hosts besides ``zoom.us`` and ``*.zoom.us`` a download may be redirected to.
+    download_hosts: tuple[str, ...] = _env("ZOOMQ_ARCHIVE_DOWNLOAD_HOSTS", ())
+    #: S3-compatible endpoint (MinIO, moto, ...); unset: AWS.
+    s3_endpoint_url: str | None = _env("ZOOMQ_ARCHIVE_S3_ENDPOINT_URL", None)
+    s3_region: str | None = _env("ZOOMQ_ARCHIVE_S3_REGION", None)
+    #: Size of a multipart upload's parts (S3's minimum is 5 MiB).
+    s3_part_bytes: int = _env("ZOOMQ_ARCHIVE_S3_PART_BYTES", 8 << 20, ge=5 << 20)
+
+    @field_validator("file_types", "recording_types", "download_hosts", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        return _comma_list(v)
+
+    @field_validator("file_types", mode="after")
+    @classmethod
+    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t.upper() for t in v)
+
+    @field_validator("download_hosts", mode="after")
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(h.lower() for h in v)
+
+
 #: Settings field -> its section model.
 _SECTIONS: dict[str, type[_Section]] = {
     "http": HttpSettings,
     "receiver": ReceiverSettings,
     "queue": QueueSettings,
+    "archive": ArchiveSettings,
 }
 
 
@@ -279,7 +340,7 @@ class _FlatEnv(EnvSettingsSource):
     """The process environment, sections read from their flat variables."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name in _SECTIONS:  # never a variable named HTTP, RECEIVER or QUEUE
+        if field_name in _SECTIONS:  # never a variable named HTTP, RECEIVER, QUEUE or ARCHIVE
             return None, field_name, False
         return super().get_field_value(field, field_name)
 
@@ -330,6 +391,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     def __init__(self, **values: Any) -> None:
         # Unknown lines in the environment and .env are ignored, but a keyword that names
