@@ -146,6 +146,16 @@ def test_a_second_interruption_resumes_from_the_furthest_point(s3: S3Server) -> 
     assert digest.hexdigest() == hashlib.sha256(DATA).hexdigest()
 
 
+def test_a_commit_that_died_while_assembling_leaves_no_upload_behind(s3: S3Server) -> None:
+    """An upload in progress for the key itself (a dead commit's) is aborted by the next begin."""
+    written(storage_of(s3).begin(KEY), DATA[: 2 * PART])
+    s3.client().create_multipart_upload(Bucket=s3.bucket, Key=f"archive/{KEY}")
+
+    assert storage_of(s3).begin(KEY).offset == 2 * PART
+    uploads = s3.client().list_multipart_uploads(Bucket=s3.bucket).get("Uploads", [])
+    assert [u["Key"] for u in uploads] == [f"archive/{KEY}.part"]
+
+
 def test_a_short_stream_is_incomplete_and_keeps_its_parts(s3: S3Server) -> None:
     """commit with bytes missing: IncompleteDownload with the bytes kept, nothing visible."""
     storage = storage_of(s3)

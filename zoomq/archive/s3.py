@@ -346,15 +346,21 @@ class S3Upload:
         return staged
 
     def _uploads(self) -> list[str]:
+        """Uploads in progress for the staging object; a dead commit's one for the key goes."""
         ids: list[str] = []
         with self._s.errors(self._staging):
             pages = self._c.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self._s.bucket, Prefix=self._staging
+                Bucket=self._s.bucket, Prefix=self._final
             )
-            for page in pages:
-                ids += [
-                    u["UploadId"] for u in page.get("Uploads", []) if u.get("Key") == self._staging
-                ]
+            found = [u for page in pages for u in page.get("Uploads", [])]
+        for u in found:
+            if u.get("Key") == self._staging:
+                ids.append(u["UploadId"])
+            elif u.get("Key") == self._final:  # commit died while assembling: start over
+                with self._s.errors(self._final):
+                    self._c.abort_multipart_upload(
+                        Bucket=self._s.bucket, Key=self._final, UploadId=u["UploadId"]
+                    )
         return ids
 
     def _prefix_parts(self, upload_id: str) -> tuple[list[CompletedPartTypeDef], int]:
