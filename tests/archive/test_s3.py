@@ -16,13 +16,14 @@ import httpx
 import pytest
 
 from tests.archive.s3server import CREDENTIALS, REGION, S3Server, moto_server
-from tests.sandbox.conftest import account_token
+from zoomq.archive.download import download
 from zoomq.archive.files import RecordingFile
 from zoomq.archive.s3 import S3Storage, S3Upload
 from zoomq.archive.storage import open_storage
 from zoomq.errors import ConfigurationError, IncompleteDownload, StorageError
 from zoomq.redis_server import free_port
-from zoomq.sandbox import SandboxServer, expected_bytes
+from zoomq.sandbox import SandboxServer
+from zoomq.sandbox.content import expected_sha256
 
 MiB = 1 << 20
 PART = 5 * MiB
@@ -328,38 +329,31 @@ def test_a_large_upload_holds_at_most_about_one_part_in_memory(s3: S3Server) -> 
     assert growth < 2 * report["part"]
 
 
-def test_a_sandbox_recording_streams_into_the_bucket_and_resumes_by_range(
-    s3: S3Server, make_sandbox: Callable[..., SandboxServer]
+def test_a_sandbox_recording_downloads_into_the_bucket_and_resumes_by_range(
+    s3: S3Server,
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    token: str,
+    allowed: Callable[[str], bool],
+    recording_file: Callable[..., RecordingFile],
 ) -> None:
-    """The sandbox's CDN into S3: cut after two parts, resumed with a Range, byte-exact."""
-    sandbox = make_sandbox()
-    size = 3 * PART + 12_345
-    recording = sandbox.state.add_recording(sandbox.state.seeded.meeting_id, file_sizes=[size])
-    file_id = recording["recording_files"][0]["id"]
-    url = recording["recording_files"][0]["download_url"]
-    auth = {"Authorization": f"Bearer {account_token(sandbox)}"}
-    expected = expected_bytes(file_id, 0, size)
+    """download() from the sandbox into S3: cut mid-part 3, resumed from 2 parts, exact."""
+    f = recording_file(3 * PART + PART // 2)
+    sandbox.state.download_faults.cut(f.file_id, after=2 * PART + 300_000)
+    key = storage_of(s3).key_for(f)
 
-    first = storage_of(s3).begin(KEY)
-    with httpx.stream("GET", url, headers=auth, follow_redirects=True) as response:
-        for chunk in response.iter_bytes(MiB):
-            first.write(chunk)
-            if first.offset >= 2 * PART:
-                break  # the worker dies here
+    with pytest.raises(IncompleteDownload) as raised:
+        download(http, f, storage_of(s3).begin(key), token=token, allowed_hosts=allowed)
+    assert raised.value.reached == 2 * PART  # the bytes of part 3 so far died with the buffer
+    assert storage_of(s3).stored(key) is None
+
     storage = storage_of(s3)
     uploads = count_calls(storage, "UploadPart")
-    upload = storage.begin(KEY)
-    assert upload.offset == 2 * PART
-    digest = upload.resume_hash()
-    headers = {**auth, "Range": f"bytes={upload.offset}-"}
-    with httpx.stream("GET", url, headers=headers, follow_redirects=True) as response:
-        assert response.status_code == 206
-        for chunk in response.iter_bytes(MiB):
-            digest.update(chunk)
-            upload.write(chunk)
-    stored = upload.commit(expected_size=size, sha256=digest.hexdigest())
+    stored = download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
 
-    assert len(uploads) == 2
-    assert stored.sha256 == hashlib.sha256(expected).hexdigest()
-    assert object_bytes(s3, f"archive/{KEY}") == expected
-    assert sandbox.state.range_log[file_id][-1] == 2 * PART
+    assert sandbox.state.range_log[f.file_id] == [0, 2 * PART]
+    assert len(uploads) == 2  # parts 3 and 4; 1 and 2 were not sent again
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    body = object_bytes(s3, f"archive/{key}")
+    assert hashlib.sha256(body).hexdigest() == stored.sha256
+    assert storage.stored(key) == stored
