@@ -33,7 +33,7 @@ KEY = "acct/2026-12/b64-dXVpZC8rPQ/file-1.mp4"
 
 
 def storage_of(s3: S3Server, prefix: str = "archive") -> S3Storage:
-    storage = open_storage(f"s3://{s3.bucket}/{prefix}", s3_options=s3.options(part_bytes=PART))
+    storage = open_storage(f"s3://{s3.bucket}/{prefix}", s3_options=s3.options(part_size=PART))
     assert isinstance(storage, S3Storage)
     return storage
 
@@ -236,7 +236,7 @@ def test_open_storage_reads_the_destination(s3: S3Server) -> None:
         f"s3://{s3.bucket}"
     )
     with pytest.raises(ConfigurationError, match="minimum part size"):
-        open_storage(f"s3://{s3.bucket}", s3_options=s3.options(part_bytes=MiB))
+        open_storage(f"s3://{s3.bucket}", s3_options=s3.options(part_size=MiB))
 
 
 def test_a_missing_bucket_is_a_storage_error_naming_it(s3: S3Server) -> None:
@@ -307,7 +307,7 @@ for i in range(total >> 20):
 stored = upload.commit(expected_size=total, sha256=digest.hexdigest())
 done.set()
 sampler.join()
-print(json.dumps({"growth": max(peak, rss()) - before, "part": storage.part_bytes,
+print(json.dumps({"growth": max(peak, rss()) - before, "part": storage.part_size,
                   "size": stored.size}))
 """
 

@@ -21,7 +21,7 @@ and the digest is known only at the end, so ``commit`` assembles ``K`` from the 
 object with server-side part copies (any size up to S3's 5 TiB), checks its size with
 ``head_object``, then deletes the staging object.
 
-Memory: an Upload holds at most one part (``part_bytes``) in a buffer that is sent as it
+Memory: an Upload holds at most one part (``part_size``) in a buffer that is sent as it
 is, never copied. One upload per key at a time: the caller holds the file's lock.
 """
 
@@ -69,7 +69,7 @@ class S3Storage:
         layout: str = DEFAULT_ARCHIVE_LAYOUT,
         endpoint_url: str | None = None,
         region: str | None = None,
-        part_bytes: int = 8 << 20,
+        part_size: int = 8 << 20,
         client: S3Client | None = None,
     ) -> None:
         if not dest.startswith("s3://"):
@@ -77,16 +77,16 @@ class S3Storage:
         bucket, _, prefix = dest.removeprefix("s3://").partition("/")
         if not bucket:
             raise ConfigurationError(f"{dest!r} names no bucket")
-        if part_bytes < MIN_PART_BYTES:
+        if part_size < MIN_PART_BYTES:
             raise ConfigurationError(
-                f"ZOOMQ_ARCHIVE_S3_PART_BYTES={part_bytes} is below S3's minimum part size "
+                f"ZOOMQ_ARCHIVE_S3_PART_BYTES={part_size} is below S3's minimum part size "
                 f"of {MIN_PART_BYTES} bytes"
             )
         check_layout(layout)
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.layout = layout
-        self.part_bytes = part_bytes
+        self.part_size = part_size
         self.endpoint_url = endpoint_url
         self.client: S3Client = client or boto3.client(
             "s3",
@@ -208,7 +208,7 @@ class S3Storage:
 
 
 class S3Upload:
-    """One file going into the bucket: parts of ``part_bytes``, at most one in memory."""
+    """One file going into the bucket: parts of ``part_size``, at most one in memory."""
 
     def __init__(self, storage: S3Storage, key: str) -> None:
         self._s = storage
@@ -231,10 +231,10 @@ class S3Upload:
     def write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
-            take = min(self._s.part_bytes - len(self._buffer), len(view))
+            take = min(self._s.part_size - len(self._buffer), len(view))
             self._buffer += view[:take]
             view = view[take:]
-            if len(self._buffer) == self._s.part_bytes:
+            if len(self._buffer) == self._s.part_size:
                 self._flush()
 
     def resume_hash(self) -> hashlib._Hash:
