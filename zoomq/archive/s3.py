@@ -110,7 +110,7 @@ class S3Storage:
 
     def stored(self, key: str) -> StoredFile | None:
         """The object under ``key`` if ``commit`` wrote it (it carries a sha256)."""
-        head = self._head(self.object_key(key))
+        head = self.head(self.object_key(key))
         if head is None:
             return None
         sha256 = head.get("Metadata", {}).get("sha256")
@@ -123,7 +123,7 @@ class S3Storage:
 
     def read_manifest(self, meeting_key: str) -> dict[str, Any] | None:
         obj = self.object_key(meeting_key)
-        if self._head(obj) is None:
+        if self.head(obj) is None:
             return None
         with self.errors(obj):
             body = self.client.get_object(Bucket=self.bucket, Key=obj)["Body"].read()
@@ -189,22 +189,16 @@ class S3Storage:
             self.client.head_bucket(Bucket=self.bucket)
         self._bucket_checked = True
 
-    def _head(self, obj: str) -> dict[str, Any] | None:
-        self.check_bucket()
-        try:
-            return dict(self.client.head_object(Bucket=self.bucket, Key=obj))
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                return None
-            self._raise(exc, obj)
-        except BotoCoreError:
-            with self.errors(obj):
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def head(self, obj: str) -> dict[str, Any] | None:
         """``head_object``, or None when there is no such object."""
-        return self._head(obj)
+        self.check_bucket()
+        with self.errors(obj):
+            try:
+                return dict(self.client.head_object(Bucket=self.bucket, Key=obj))
+            except ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    return None
+                raise
 
 
 class S3Upload:
