@@ -12,6 +12,9 @@
     POST   /_sandbox/download_tokens    {"ttl": seconds?} -> 201 {"download_token": ...}
     POST   /_sandbox/recordings         {"meeting_id": ..., "file_sizes": [...]} -> 201
                                         the new recording
+    POST   /_sandbox/users/{userId}/recordings  {"count": N, "file_sizes": [...]} -> 201
+                                        N new meetings of the user, recorded and
+                                        completed now (recording.completed each)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from zoomq.sandbox.responses import json_response, no_content
+from zoomq.sandbox.responses import ZoomHTTPError, json_response, no_content
 
 if TYPE_CHECKING:
     from zoomq.sandbox.state import SandboxState
@@ -40,6 +43,10 @@ _FAULT_FIELDS = (
     "body",
     "hang_seconds",
 )
+
+
+#: Recordings one control request may complete.
+MAX_COMPLETED = 1000
 
 
 def _bad(message: str) -> Response:
@@ -120,6 +127,22 @@ def control_routes(state: SandboxState) -> list[Route]:
             return _bad(str(exc))
         return json_response(recording, 201)
 
+    async def complete_recordings(request: Request) -> Response:
+        try:
+            data = await _json(request)
+            sizes = data.get("file_sizes") or [8 * 1024 * 1024, 1024 * 1024]
+            count = int(data.get("count", 1))
+            if not 1 <= count <= MAX_COMPLETED:
+                return _bad(f"count must be 1..{MAX_COMPLETED}")
+            done = state.complete_recordings(
+                request.path_params["user_id"], count, [int(s) for s in sizes]
+            )
+        except ZoomHTTPError as exc:
+            return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response({"recordings": done}, 201)
+
     return [
         Route("/_sandbox/state", get_state, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
@@ -129,4 +152,5 @@ def control_routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/faults/{fault_id}", remove_fault, methods=["DELETE"]),
         Route("/_sandbox/download_tokens", download_token, methods=["POST"]),
         Route("/_sandbox/recordings", add_recording, methods=["POST"]),
+        Route("/_sandbox/users/{user_id}/recordings", complete_recordings, methods=["POST"]),
     ]
