@@ -29,6 +29,7 @@ __all__ = [
     "Storage",
     "StoredFile",
     "Upload",
+    "check_layout",
     "layout_values",
     "open_storage",
     "render_key",

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 
-__all__ = ["CHUNK_SIZE", "aiter_bytes", "expected_bytes", "iter_bytes"]
+__all__ = ["CHUNK_SIZE", "aiter_bytes", "expected_bytes", "expected_sha256", "iter_bytes"]
 
 CHUNK_SIZE = 64 * 1024
 _STEP = 40_503  # odd, so the rotations of consecutive blocks never repeat within 4 GiB
@@ -50,3 +50,11 @@ def expected_bytes(file_id: str, start: int, end: int) -> bytes:
     if start < 0 or end < start:
         raise ValueError(f"bad range {start}..{end}")
     return b"".join(iter_bytes(file_id, start, end))
+
+
+def expected_sha256(file_id: str, size: int) -> str:
+    """The SHA-256 (hex) of the file's first ``size`` bytes, in constant memory."""
+    digest = hashlib.sha256()
+    for chunk in iter_bytes(file_id, 0, size):
+        digest.update(chunk)
+    return digest.hexdigest()

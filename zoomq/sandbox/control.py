@@ -11,7 +11,14 @@
     DELETE /_sandbox/faults/{id}        remove one fault -> 204 (404 if unknown)
     POST   /_sandbox/download_tokens    {"ttl": seconds?} -> 201 {"download_token": ...}
     POST   /_sandbox/recordings         {"meeting_id": ..., "file_sizes": [...]} -> 201
-                                        the new recording
+                                        the new recording (any sizes: bytes are computed)
+    POST   /_sandbox/download_faults    {"file_id": "..." or "*", "cut_after": N, "count": 1}
+                                        cuts the CDN body after N bytes; {"file_id": ...,
+                                        "redirect_to": URL} sends the download there -> 201
+    DELETE /_sandbox/download_faults    remove both kinds -> 204
+
+``GET /_sandbox/state`` also shows ``range_log`` (per file id, the offset each CDN
+response started at) and ``download_log`` (each download request's query and auth).
 """
 
 from __future__ import annotations
@@ -69,6 +76,22 @@ def _fault_fields(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _download_fault(state: SandboxState, data: dict[str, Any]) -> None:
+    """Apply a ``POST /_sandbox/download_faults`` body."""
+    file_id = data.get("file_id")
+    if not isinstance(file_id, str) or not file_id:
+        raise TypeError("file_id is required")
+    if data.get("redirect_to") is not None:
+        state.download_faults.redirect(file_id, str(data["redirect_to"]))
+        return
+    if data.get("cut_after") is None:
+        raise TypeError("cut_after or redirect_to is required")
+    count = data.get("count", 1)
+    state.download_faults.cut(
+        file_id, after=int(data["cut_after"]), count=None if count is None else int(count)
+    )
+
+
 def control_routes(state: SandboxState) -> list[Route]:
     async def get_state(request: Request) -> Response:
         return json_response(state.summary())
@@ -120,7 +143,20 @@ def control_routes(state: SandboxState) -> list[Route]:
             return _bad(str(exc))
         return json_response(recording, 201)
 
+    async def add_download_fault(request: Request) -> Response:
+        try:
+            _download_fault(state, await _json(request))
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response(state.download_faults.to_dict(), 201)
+
+    async def clear_download_faults(request: Request) -> Response:
+        state.download_faults.clear()
+        return no_content()
+
     return [
+        Route("/_sandbox/download_faults", add_download_fault, methods=["POST"]),
+        Route("/_sandbox/download_faults", clear_download_faults, methods=["DELETE"]),
         Route("/_sandbox/state", get_state, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),

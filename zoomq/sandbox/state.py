@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from zoomq.sandbox.config import SandboxConfig
-from zoomq.sandbox.downloads import UrlSigner
+from zoomq.sandbox.downloads import DownloadFaults, DownloadRecord, UrlSigner
 from zoomq.sandbox.faults import FaultInjector
 from zoomq.sandbox.ids import IdFactory
 from zoomq.sandbox.oauth import TokenStore
@@ -60,6 +60,12 @@ class SandboxState:
         self.status_counts: Counter[int] = Counter()
         #: Recent (event name, payload object) pairs, as passed to ``config.on_event``.
         self.events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=1000)
+        #: Per file id, the offset each CDN response started at (0: the whole file).
+        self.range_log: dict[str, list[int]] = {}
+        #: Recent requests to download URLs, with their query and how they were authorised.
+        self.download_log: deque[DownloadRecord] = deque(maxlen=config.request_log_size)
+        #: Cut-offs and foreign redirects of downloads (``downloads.DownloadFaults``).
+        self.download_faults = DownloadFaults()
         self._tracking = 0
         self._tracking_prefix = f"v=2.0;clid=us05;rid=WEB_{config.seed:08x}"
         self._build()
@@ -156,6 +162,9 @@ class SandboxState:
                 "rate_limited": dict(self.limiter.rejected),
                 "faults_fired": self.faults.fired,
                 "faults": [f.to_dict() for f in self.faults.list()],
+                "download_faults": self.download_faults.to_dict(),
+                "range_log": {k: list(v) for k, v in self.range_log.items()},
+                "download_log": [r._asdict() for r in self.download_log],
                 "events": len(self.events),
                 "users": len(store.users),
                 "meetings": len(store.meetings),
@@ -175,6 +184,9 @@ class SandboxState:
             self._build()
             self.limiter.reset()
             self.faults.clear()
+            self.download_faults.clear()
+            self.range_log.clear()
+            self.download_log.clear()
             self.requests.clear()
             self.request_count = 0
             self.status_counts.clear()

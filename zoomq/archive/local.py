@@ -1,0 +1,255 @@
+"""Archive storage in a local directory: partial files, fsync, and an atomic rename.
+
+A file is written to ``<key>.part`` beside its final path and renamed onto it
+(``os.replace``) only once it has exactly Zoom's ``file_size`` bytes and both the file
+and its directory are fsynced, so a crash never leaves a short file under the real
+name. A ``.part`` left behind is where the next attempt resumes. A manifest is written
+to a temporary file and renamed the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from zoomq.archive.files import RecordingFile
+from zoomq.archive.storage import (
+    DEFAULT_ARCHIVE_LAYOUT,
+    MANIFEST_NAME,
+    StoredFile,
+    check_layout,
+    render_key,
+)
+from zoomq.errors import IncompleteDownload, StorageError
+
+__all__ = ["PART_SUFFIX", "LocalStorage", "LocalUpload"]
+
+#: The partial file of a key: ``<key>.part``.
+PART_SUFFIX = ".part"
+
+#: Where a complete file's SHA-256 is remembered: ``<key>.sha256`` beside it.
+DIGEST_SUFFIX = ".sha256"
+
+_READ = 1 << 20
+
+
+def _storage_error(exc: OSError, path: Path, doing: str) -> StorageError:
+    """A ``StorageError`` whose message names the path and says what went wrong."""
+    if exc.errno == errno.ENOSPC:
+        why = "disk full"
+    elif exc.errno == errno.EDQUOT:
+        why = "quota exceeded"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "permission denied"
+    elif exc.errno == errno.EFBIG:
+        why = "file too large"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return StorageError(f"cannot {doing} {path}: {why}", where=str(path))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalUpload:
+    """One file being written to ``<final>.part``, appended to from ``offset``."""
+
+    def __init__(self, final: Path, key: str) -> None:
+        self.final = final
+        self.part = final.with_name(final.name + PART_SUFFIX)
+        self.key = key
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[bytes] | None = open(self.part, "ab")  # noqa: SIM115 - held open
+        except OSError as exc:
+            raise _storage_error(exc, self.part, "write") from exc
+        self.offset = self._file.tell()
+
+    def _open(self) -> IO[bytes]:
+        if self._file is None:
+            raise StorageError(f"{self.part} is closed", where=str(self.part))
+        return self._file
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``; ``offset`` counts only what the file took."""
+        file = self._open()
+        try:
+            file.write(chunk)
+        except OSError as exc:
+            self._drop_unwritten()
+            raise _storage_error(exc, self.part, "write") from exc
+        self.offset += len(chunk)
+
+    def _drop_unwritten(self) -> None:
+        """After a failed write, keep the partial file but only the bytes it surely holds."""
+        file = self._file
+        self._file = None
+        if file is None:
+            return
+        # The buffered tail is what failed to go out; the size on disk is the truth below.
+        with contextlib.suppress(OSError):
+            file.close()
+        try:
+            self.offset = self.part.stat().st_size
+        except OSError:
+            self.offset = 0
+
+    def flush(self) -> None:
+        """Data and size on disk: what a resume after a crash may count on."""
+        file = self._open()
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+        except OSError as exc:
+            self._drop_unwritten()
+            raise _storage_error(exc, self.part, "write") from exc
+
+    def resume_hash(self) -> hashlib._Hash:
+        """A sha256 of the ``offset`` bytes already in the partial file (read back)."""
+        digest = hashlib.sha256()
+        if self.offset == 0:
+            return digest
+        self.flush()
+        left = self.offset
+        try:
+            with open(self.part, "rb") as existing:
+                while left > 0:
+                    block = existing.read(min(_READ, left))
+                    if not block:
+                        break
+                    digest.update(block)
+                    left -= len(block)
+        except OSError as exc:
+            raise _storage_error(exc, self.part, "read") from exc
+        if left:
+            raise StorageError(f"{self.part} shrank while resuming", where=str(self.part))
+        return digest
+
+    def commit(self, *, expected_size: int, sha256: str) -> StoredFile:
+        """Fsync, check the byte count, rename onto the final path, fsync the directory."""
+        self.flush()
+        self.close()
+        if self.offset != expected_size:
+            raise IncompleteDownload(
+                f"{self.key}: {self.offset} of {expected_size} bytes",
+                reached=self.offset,
+                expected=expected_size,
+            )
+        digest_path = self.final.with_name(self.final.name + DIGEST_SUFFIX)
+        try:
+            _write_atomically(digest_path, f"{sha256}  {self.final.name}\n".encode())
+            os.replace(self.part, self.final)
+            _fsync_dir(self.final.parent)
+        except OSError as exc:
+            raise _storage_error(exc, self.final, "store") from exc
+        return StoredFile(key=self.key, size=expected_size, sha256=sha256)
+
+    def abort(self) -> None:
+        """Remove the partial file: what it holds is not this file."""
+        self.close()
+        try:
+            self.part.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _storage_error(exc, self.part, "remove") from exc
+        self.offset = 0
+
+    def close(self) -> None:
+        """Close the partial file, keeping it for a resume."""
+        file = self._file
+        self._file = None
+        if file is not None:
+            try:
+                file.close()
+            except OSError as exc:
+                raise _storage_error(exc, self.part, "write") from exc
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, fsynced, replacing any old file in one rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class LocalStorage:
+    """Files under one directory, laid out by the template (``{account}/{yyyy}-{mm}/...``)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, layout: str = DEFAULT_ARCHIVE_LAYOUT):
+        check_layout(layout)
+        self.root = Path(root).expanduser().absolute()
+        self.layout = layout
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StorageError(f"key {key!r} leaves {self.root}", where=str(self.root))
+        return path
+
+    def key_for(self, f: RecordingFile) -> str:
+        return render_key(self.layout, f)
+
+    def manifest_key_for(self, f: RecordingFile) -> str:
+        parent = self.key_for(f).rpartition("/")[0]
+        return f"{parent}/{MANIFEST_NAME}" if parent else MANIFEST_NAME
+
+    def stored(self, key: str) -> StoredFile | None:
+        path = self._path(key)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _storage_error(exc, path, "read") from exc
+        digest = path.with_name(path.name + DIGEST_SUFFIX)
+        try:
+            sha256 = digest.read_text().split()[0]
+        except (OSError, IndexError):
+            sha256 = ""
+        return StoredFile(key=key, size=size, sha256=sha256)
+
+    def begin(self, key: str) -> LocalUpload:
+        return LocalUpload(self._path(key), key)
+
+    def read_manifest(self, meeting_key: str) -> dict[str, Any] | None:
+        path = self._path(meeting_key)
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _storage_error(exc, path, "read") from exc
+        except ValueError as exc:
+            raise StorageError(f"{path} is not a JSON manifest: {exc}", where=str(path)) from exc
+        return data if isinstance(data, dict) else None
+
+    def write_manifest(self, meeting_key: str, manifest: Mapping[str, Any]) -> None:
+        path = self._path(meeting_key)
+        data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(path, data)
+        except OSError as exc:
+            raise _storage_error(exc, path, "write") from exc
+
+    def describe(self) -> str:
+        return str(self.root)
