@@ -5,7 +5,9 @@ go (``local``, ``s3``), ``download`` how one is fetched: resumably, in constant 
 with the token only ever sent to Zoom.
 """
 
+from zoomq.archive.download import download, download_hosts
 from zoomq.archive.files import ArchiveFilter, RecordingFile, files_of, phone_files_of
+from zoomq.archive.local import LocalStorage
 from zoomq.archive.storage import (
     DEFAULT_ARCHIVE_LAYOUT,
     Storage,
@@ -32,12 +34,15 @@ __all__ = [
     "DownloadUnauthorized",
     "FileLocked",
     "IncompleteDownload",
+    "LocalStorage",
     "RecordingFile",
     "RecordingGone",
     "Storage",
     "StorageError",
     "StoredFile",
     "Upload",
+    "download",
+    "download_hosts",
     "files_of",
     "open_storage",
     "phone_files_of",

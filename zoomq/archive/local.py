@@ -9,14 +9,14 @@ to a temporary file and renamed the same way.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from io import FileIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from zoomq.archive.files import RecordingFile
 from zoomq.archive.storage import (
@@ -28,7 +28,7 @@ from zoomq.archive.storage import (
 )
 from zoomq.errors import IncompleteDownload, StorageError
 
-__all__ = ["PART_SUFFIX", "LocalStorage", "LocalUpload"]
+__all__ = ["DIGEST_SUFFIX", "PART_SUFFIX", "LocalStorage", "LocalUpload", "Opener"]
 
 #: The partial file of a key: ``<key>.part``.
 PART_SUFFIX = ".part"
@@ -63,57 +63,51 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalUpload:
-    """One file being written to ``<final>.part``, appended to from ``offset``."""
+#: Opens a partial file for appending, unbuffered (``FileIO(path, "ab")``).
+Opener = Callable[[Path], BinaryIO]
 
-    def __init__(self, final: Path, key: str) -> None:
+
+def _append(path: Path) -> BinaryIO:
+    return FileIO(path, "ab")
+
+
+class LocalUpload:
+    """One file being written to ``<final>.part``, appended to from ``offset``.
+
+    The partial file is opened for each write and closed again, unbuffered: ``offset``
+    is always what the file holds, and an upload dropped half-way (an exception, a
+    killed task) leaves no descriptor open, only the partial file to resume from.
+    """
+
+    def __init__(self, final: Path, key: str, opener: Opener = _append) -> None:
         self.final = final
         self.part = final.with_name(final.name + PART_SUFFIX)
         self.key = key
+        self._opener = opener
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            self._file: IO[bytes] | None = open(self.part, "ab")  # noqa: SIM115 - held open
+            self.offset = self.part.stat().st_size if self.part.exists() else 0
         except OSError as exc:
             raise _storage_error(exc, self.part, "write") from exc
-        self.offset = self._file.tell()
-
-    def _open(self) -> IO[bytes]:
-        if self._file is None:
-            raise StorageError(f"{self.part} is closed", where=str(self.part))
-        return self._file
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk``; ``offset`` counts only what the file took."""
-        file = self._open()
+        view = memoryview(chunk)
         try:
-            file.write(chunk)
+            with self._opener(self.part) as file:
+                while view:
+                    written = file.write(view) or 0
+                    self.offset += written
+                    view = view[written:]
         except OSError as exc:
-            self._drop_unwritten()
             raise _storage_error(exc, self.part, "write") from exc
-        self.offset += len(chunk)
-
-    def _drop_unwritten(self) -> None:
-        """After a failed write, keep the partial file but only the bytes it surely holds."""
-        file = self._file
-        self._file = None
-        if file is None:
-            return
-        # The buffered tail is what failed to go out; the size on disk is the truth below.
-        with contextlib.suppress(OSError):
-            file.close()
-        try:
-            self.offset = self.part.stat().st_size
-        except OSError:
-            self.offset = 0
 
     def flush(self) -> None:
         """Data and size on disk: what a resume after a crash may count on."""
-        file = self._open()
         try:
-            file.flush()
-            os.fsync(file.fileno())
+            with self._opener(self.part) as file:
+                os.fsync(file.fileno())
         except OSError as exc:
-            self._drop_unwritten()
             raise _storage_error(exc, self.part, "write") from exc
 
     def resume_hash(self) -> hashlib._Hash:
@@ -121,7 +115,6 @@ class LocalUpload:
         digest = hashlib.sha256()
         if self.offset == 0:
             return digest
-        self.flush()
         left = self.offset
         try:
             with open(self.part, "rb") as existing:
@@ -140,7 +133,6 @@ class LocalUpload:
     def commit(self, *, expected_size: int, sha256: str) -> StoredFile:
         """Fsync, check the byte count, rename onto the final path, fsync the directory."""
         self.flush()
-        self.close()
         if self.offset != expected_size:
             raise IncompleteDownload(
                 f"{self.key}: {self.offset} of {expected_size} bytes",
@@ -158,22 +150,11 @@ class LocalUpload:
 
     def abort(self) -> None:
         """Remove the partial file: what it holds is not this file."""
-        self.close()
         try:
             self.part.unlink(missing_ok=True)
         except OSError as exc:
             raise _storage_error(exc, self.part, "remove") from exc
         self.offset = 0
-
-    def close(self) -> None:
-        """Close the partial file, keeping it for a resume."""
-        file = self._file
-        self._file = None
-        if file is not None:
-            try:
-                file.close()
-            except OSError as exc:
-                raise _storage_error(exc, self.part, "write") from exc
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -194,10 +175,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
 class LocalStorage:
     """Files under one directory, laid out by the template (``{account}/{yyyy}-{mm}/...``)."""
 
-    def __init__(self, root: str | os.PathLike[str], *, layout: str = DEFAULT_ARCHIVE_LAYOUT):
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        layout: str = DEFAULT_ARCHIVE_LAYOUT,
+        opener: Opener = _append,
+    ) -> None:
         check_layout(layout)
         self.root = Path(root).expanduser().absolute()
         self.layout = layout
+        #: How partial files are opened (a wrapper can stand in for a full disk).
+        self.opener = opener
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -228,7 +217,7 @@ class LocalStorage:
         return StoredFile(key=key, size=size, sha256=sha256)
 
     def begin(self, key: str) -> LocalUpload:
-        return LocalUpload(self._path(key), key)
+        return LocalUpload(self._path(key), key, self.opener)
 
     def read_manifest(self, meeting_key: str) -> dict[str, Any] | None:
         path = self._path(meeting_key)

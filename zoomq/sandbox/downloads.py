@@ -200,17 +200,22 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
+def _log(state: SandboxState, request: Request) -> tuple[str, str]:
+    """Log the request in ``state.download_log``; its bearer token and ``access_token``."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else ""
+    query_token = request.query_params.get("access_token", "")  # legacy form
+    auth = "bearer" if token else "query" if query_token else scheme.lower() or "none"
+    file_id = request.path_params["file_id"]
+    state.download_log.append(DownloadRecord(file_id, request.url.path, request.url.query, auth))
+    return token, query_token
+
+
 def download_routes(state: SandboxState) -> list[Route]:
     async def download(request: Request) -> Response:
-        header = request.headers.get("authorization") or ""
-        scheme, _, value = header.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-        query_token = request.query_params.get("access_token", "")  # legacy form
+        token, query_token = _log(state, request)
         file_id = request.path_params["file_id"]
-        auth = "bearer" if token else "query" if query_token else scheme.lower() or "none"
-        state.download_log.append(
-            DownloadRecord(file_id, request.url.path, request.url.query, auth)
-        )
         token = token or query_token
         if not token or not state.oauth.can_download(token):
             return HTMLResponse(ONLY_HOST_PAGE, 200)
@@ -220,6 +225,7 @@ def download_routes(state: SandboxState) -> list[Route]:
         return RedirectResponse(elsewhere or state.signer.url(file_id), 302)
 
     async def cdn(request: Request) -> Response:
+        _log(state, request)
         file_id = request.path_params["file_id"]
         query = request.query_params
         if not state.signer.valid(file_id, query.get("expires"), query.get("signature")):

@@ -1,0 +1,270 @@
+"""Downloads over real HTTP from the sandbox: byte-identical, resumable, and safe with tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from tests.archive.conftest import MIB
+from tests.client.listener import Listener
+from zoomq.archive import (
+    DownloadRefused,
+    DownloadUnauthorized,
+    IncompleteDownload,
+    LocalStorage,
+    RecordingFile,
+    RecordingGone,
+    download,
+)
+from zoomq.archive.local import PART_SUFFIX
+from zoomq.sandbox import SandboxServer
+from zoomq.sandbox.content import expected_sha256
+
+Allowed = Callable[[str], bool]
+MakeFile = Callable[..., RecordingFile]
+
+
+def _final_and_part(storage: LocalStorage, f: RecordingFile) -> tuple[Path, Path]:
+    final = storage.root / storage.key_for(f)
+    return final, final.with_name(final.name + PART_SUFFIX)
+
+
+def test_a_file_downloads_byte_identical_and_is_visible_only_after_commit(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """The SHA-256 is the sandbox's; mid-download only the .part exists."""
+    f = recording_file(5 * MIB + 123)
+    final, part = _final_and_part(storage, f)
+    seen: list[tuple[bool, bool]] = []
+
+    def progress(_: int) -> None:
+        seen.append((part.exists(), final.exists()))
+
+    key = storage.key_for(f)
+    stored = download(
+        http, f, storage.begin(key), token=token, allowed_hosts=allowed, progress=progress
+    )
+
+    assert stored.size == f.file_size
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == stored.sha256
+    assert not part.exists()
+    assert seen
+    assert all(p and not v for p, v in seen)
+    assert storage.stored(key) == stored
+
+
+def test_a_cut_off_keeps_the_part_and_the_next_call_resumes_from_there(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """IncompleteDownload names the bytes reached; the retry asks Range from exactly there."""
+    f = recording_file(4 * MIB)
+    cut = 1_500_001
+    sandbox.state.download_faults.cut(f.file_id, after=cut)
+    key = storage.key_for(f)
+    final, part = _final_and_part(storage, f)
+
+    with pytest.raises(IncompleteDownload) as raised:
+        download(http, f, storage.begin(key), token=token, allowed_hosts=allowed, chunk_size=MIB)
+    assert raised.value.reached == cut
+    assert raised.value.to_dict()["reached"] == cut
+    assert part.stat().st_size == cut
+    assert not final.exists()
+    assert storage.stored(key) is None
+
+    upload = storage.begin(key)
+    assert upload.offset == cut
+    stored = download(http, f, upload, token=token, allowed_hosts=allowed)
+
+    assert sandbox.state.range_log[f.file_id] == [0, cut]
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == stored.sha256
+    assert not part.exists()
+
+
+def test_a_server_that_ignores_the_range_still_gives_the_whole_file(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 200 to a Range request: the stored start is kept, the body's start dropped."""
+    f = recording_file(2 * MIB)
+    sandbox.state.download_faults.cut(f.file_id, after=700_000)
+    key = storage.key_for(f)
+    with pytest.raises(IncompleteDownload):
+        download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
+
+    def no_range(request: httpx.Request) -> None:
+        request.headers.pop("range", None)
+
+    http.event_hooks["request"] = [no_range]
+    stored = download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
+    assert sandbox.state.range_log[f.file_id] == [0, 0]
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+
+
+def test_an_html_page_is_unauthorized_and_writes_nothing(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """Zoom's 200 login page for a bad token is never stored as the file."""
+    f = recording_file(MIB)
+    final, part = _final_and_part(storage, f)
+    with pytest.raises(DownloadUnauthorized):
+        download(http, f, storage.begin(storage.key_for(f)), token="bad", allowed_hosts=allowed)
+    assert not final.exists()
+    assert not part.exists() or part.stat().st_size == 0
+
+
+def test_a_missing_file_is_gone(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """A 404 from the download URL: RecordingGone, not retried."""
+    f = recording_file(MIB)
+    del sandbox.state.store.files[f.file_id]
+    with pytest.raises(RecordingGone):
+        download(http, f, storage.begin(storage.key_for(f)), token=token, allowed_hosts=allowed)
+
+
+def test_a_redirect_to_a_foreign_host_is_refused_before_any_request_reaches_it(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """The trap, another port on 127.0.0.1, is not allowed: it never sees a request."""
+    f = recording_file(MIB)
+    with Listener() as trap:
+        sandbox.state.download_faults.redirect(f.file_id, f"{trap.url}/steal?x=1")
+        with pytest.raises(DownloadRefused, match=r"127\.0\.0\.1"):
+            download(http, f, storage.begin(storage.key_for(f)), token=token, allowed_hosts=allowed)
+        assert trap.seen == []
+    final, _ = _final_and_part(storage, f)
+    assert not final.exists()
+
+
+def test_a_download_url_not_on_a_zoom_host_is_never_requested(
+    http: httpx.Client, storage: LocalStorage, token: str, recording_file: MakeFile
+) -> None:
+    """Even the first URL must be Zoom's: the token is not sent anywhere else."""
+    f = recording_file(MIB)
+    with Listener() as trap:
+        with pytest.raises(DownloadRefused):
+            download(
+                http,
+                f,
+                storage.begin(storage.key_for(f)),
+                token=token,
+                allowed_hosts=lambda host: host.endswith("zoom.us"),
+            )
+        assert trap.seen == []
+
+
+def test_the_token_goes_as_a_bearer_header_and_only_to_the_first_host(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    recording_file: MakeFile,
+) -> None:
+    """Never ``?access_token=``; the CDN, on another (allowed) host, gets no Authorization."""
+    f = recording_file(MIB)
+    cdn = sandbox.state.signer.url(f.file_id).replace("127.0.0.1", "localhost", 1)
+    sandbox.state.download_faults.redirect(f.file_id, cdn)
+    hosts = {f"127.0.0.1:{sandbox.port}", f"localhost:{sandbox.port}"}
+    stored = download(
+        http,
+        f,
+        storage.begin(storage.key_for(f)),
+        token=token,
+        allowed_hosts=hosts.__contains__,
+    )
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    log = [r for r in sandbox.state.download_log if r.file_id == f.file_id]
+    assert [(r.path.split("/")[1], r.auth) for r in log] == [("rec", "bearer"), ("cdn", "none")]
+    assert all("access_token" not in parse_qs(r.query) for r in log)
+    assert token not in "".join(r.query for r in log)
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak RSS (VmHWM), where Linux allows it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+SIZE = int(os.environ.get("ZOOMQ_TEST_BIG_FILE_MIB", "512")) * MIB
+
+
+def test_a_large_file_streams_in_constant_memory(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """Peak RSS grows by a few chunks, not by the file (sandbox and client in this process)."""
+    f = recording_file(SIZE)
+    key = storage.key_for(f)
+    reset = _reset_peak()
+    before = _peak_rss()
+    digest = hashlib.sha256()
+    started = time.monotonic()
+    stored = download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
+    elapsed = time.monotonic() - started
+    growth = _peak_rss() - before
+    final = storage.root / key
+    assert stored.size == SIZE == final.stat().st_size
+    with open(final, "rb") as written:
+        while block := written.read(8 * MIB):
+            digest.update(block)
+    assert digest.hexdigest() == stored.sha256 == expected_sha256(f.file_id, SIZE)
+    assert growth < 64 * MIB, f"peak RSS grew {growth / MIB:.0f} MiB (reset: {reset})"
+    print(f"{SIZE / MIB:.0f} MiB in {elapsed:.1f}s, peak RSS +{growth / MIB:.1f} MiB")

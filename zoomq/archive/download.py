@@ -1,0 +1,234 @@
+"""One recording file from Zoom into storage: streamed, resumable, verified.
+
+Zoom's ``download_url`` takes the token as ``Authorization: Bearer`` (never as an
+``access_token`` query parameter, which ends up in proxy and server logs) and answers
+302 to a signed CDN URL on another host. Redirects are followed here, not by httpx,
+so each hop is checked first: only to hosts ``allowed_hosts`` accepts (Zoom's), and
+the Authorization header only to the first URL's origin. A wrong or expired token
+gets a 200 HTML page, not a 401: HTML is refused before a byte is stored.
+
+The body is streamed in ``chunk_size`` pieces into the ``Upload`` and hashed on the
+way; a resumed download asks ``Range: bytes=<offset>-`` and starts the digest from
+the bytes already stored. If the server ignores the Range (a 200), the first
+``offset`` bytes of the body are read and dropped, not written again: the stored
+partial stays valid and no ``abort`` is needed. A body that ends before
+``file_size`` raises ``IncompleteDownload(reached=...)`` and keeps what was stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from zoomq.archive.files import RecordingFile
+from zoomq.archive.storage import StoredFile, Upload
+from zoomq.errors import (
+    ArchiveError,
+    DownloadRefused,
+    DownloadUnauthorized,
+    IncompleteDownload,
+    RecordingGone,
+)
+
+__all__ = ["MAX_REDIRECTS", "ZOOM_DOMAIN", "download", "download_hosts", "looks_like_html"]
+
+#: Redirects followed before giving up (Zoom uses one).
+MAX_REDIRECTS = 5
+
+#: Zoom's hosts: this and its subdomains.
+ZOOM_DOMAIN = "zoom.us"
+
+_TEXT_EXTENSIONS = frozenset({"txt", "vtt", "json", "csv", "srt"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+
+
+def download_hosts(extra: Iterable[str] = ()) -> Callable[[str], bool]:
+    """``zoom.us``, ``*.zoom.us``, and ``extra`` (``host`` any port, ``host:port`` only that).
+
+    The callable takes a URL's netloc host part with its port (``ssrweb.zoom.us``,
+    ``127.0.0.1:9100``).
+    """
+    hosts = {h.strip().lower() for h in extra if h.strip()}
+
+    def allowed(host: str) -> bool:
+        host = host.lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name == ZOOM_DOMAIN or name.endswith("." + ZOOM_DOMAIN):
+            return True
+        return host in hosts or name in hosts
+
+    return allowed
+
+
+def looks_like_html(content_type: str | None, head: bytes) -> bool:
+    """A login or error page where media was expected: by its type, or its first bytes."""
+    if content_type and content_type.split(";", 1)[0].strip().lower() in (
+        "text/html",
+        "application/xhtml+xml",
+    ):
+        return True
+    return bool(_HTML_START.match(head[:512]))
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port
+    name = parts.hostname or ""
+    return f"{name}:{port}" if port is not None else name
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname or "", parts.port or default
+
+
+def _check(url: str, allowed_hosts: Callable[[str], bool], what: str) -> None:
+    """``DownloadRefused`` unless ``url`` is http(s) on an allowed host (nothing sent yet)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DownloadRefused(f"{what} is not an http(s) URL")
+    if not allowed_hosts(_host(url)):
+        raise DownloadRefused(f"{what} points at {parts.hostname}, not a Zoom host")
+
+
+def download(
+    client: httpx.Client,
+    f: RecordingFile,
+    upload: Upload,
+    *,
+    token: str,
+    allowed_hosts: Callable[[str], bool],
+    chunk_size: int = 1 << 20,
+    progress: Callable[[int], None] | None = None,
+) -> StoredFile:
+    """Stream ``f`` into ``upload`` from ``upload.offset`` and commit it; see the module doc.
+
+    Raises ``DownloadUnauthorized`` (401/403, or HTML), ``DownloadRefused`` (a host not
+    Zoom's, too many redirects), ``RecordingGone`` (404), ``IncompleteDownload`` (cut
+    short; the bytes stay stored), ``StorageError`` from the upload, ``ArchiveError``
+    for any other answer.
+    """
+    url = f.download_url
+    _check(url, allowed_hosts, f"the download URL of file {f.file_id}")
+    first = _origin(url)
+    offset = upload.offset
+    for _hop in range(MAX_REDIRECTS + 1):
+        headers = {"Accept-Encoding": "identity"}  # byte ranges of the file, not of a gzip
+        if _origin(url) == first:
+            headers["Authorization"] = f"Bearer {token}"
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+            if response.status_code in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise ArchiveError(f"file {f.file_id}: a redirect without a Location")
+                url = urljoin(url, location)
+                _check(url, allowed_hosts, f"a redirect of file {f.file_id}")
+                continue
+            return _receive(response, f, upload, chunk_size, progress)
+    raise DownloadRefused(f"file {f.file_id}: more than {MAX_REDIRECTS} redirects")
+
+
+def _total_size(response: httpx.Response, offset: int) -> int | None:
+    """The whole file's size as the response states it, if it does."""
+    if response.status_code == 206:
+        total = response.headers.get("content-range", "").rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
+def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> StoredFile | None:
+    """Raise for an answer that is not the file; a stored file for a 416 at its very end."""
+    status, offset = response.status_code, upload.offset
+    if status in (401, 403):
+        raise DownloadUnauthorized(f"file {f.file_id}: the download was refused ({status})")
+    if status == 404:
+        raise RecordingGone(f"file {f.file_id}: Zoom no longer has it (404)")
+    if status == 416 and offset and f.file_size and offset == f.file_size:
+        # Every byte is stored already (a crash between the last write and the commit).
+        return upload.commit(expected_size=f.file_size, sha256=upload.resume_hash().hexdigest())
+    if status == 416:
+        upload.abort()  # the partial is longer than the file: it cannot be this file
+        raise IncompleteDownload(f"file {f.file_id}: stored part unusable (416)", reached=0)
+    if status not in (200, 206):
+        raise ArchiveError(f"file {f.file_id}: the download answered {status}")
+    if status == 200 and looks_like_html(response.headers.get("content-type"), b""):
+        raise DownloadUnauthorized(f"file {f.file_id}: the download answered a web page")
+    if status == 206:
+        start = response.headers.get("content-range", "").removeprefix("bytes ").split("-")[0]
+        if start != str(offset):
+            raise ArchiveError(f"file {f.file_id}: asked for bytes {offset}-, got {start}-")
+    return None
+
+
+def _receive(
+    response: httpx.Response,
+    f: RecordingFile,
+    upload: Upload,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> StoredFile:
+    done = _refuse(response, f, upload)
+    if done is not None:
+        return done
+    offset = upload.offset
+    expected = f.file_size or _total_size(response, offset) or 0
+    # A server that ignored the Range sends the file from 0: drop what is stored already.
+    skip = offset if response.status_code == 200 else 0
+    digest = upload.resume_hash() if offset else hashlib.sha256()
+    # Text files (chat, transcripts) may start like anything; media never with <html.
+    sniff = response.status_code == 200 and f.file_extension not in _TEXT_EXTENSIONS
+    # Received bytes gather here up to chunk_size before a write; on a broken connection
+    # what arrived is still written, so a resume loses nothing that came over the wire.
+    pending = bytearray()
+
+    def flush() -> None:
+        if not pending:
+            return
+        if expected and upload.offset + len(pending) > expected:
+            raise ArchiveError(f"file {f.file_id}: longer than its file_size {expected}")
+        upload.write(bytes(pending))
+        digest.update(pending)
+        if progress is not None:
+            progress(len(pending))
+        pending.clear()
+
+    try:
+        for received in response.iter_bytes():
+            if sniff and looks_like_html(None, received):
+                raise DownloadUnauthorized(
+                    f"file {f.file_id}: the download answered a web page, not the file"
+                )
+            sniff = False
+            if skip:
+                dropped = min(skip, len(received))
+                skip -= dropped
+                pending += memoryview(received)[dropped:]
+            else:
+                pending += received
+            if len(pending) >= chunk_size:
+                flush()
+    except httpx.TransportError as exc:
+        flush()
+        raise IncompleteDownload(
+            f"file {f.file_id}: the connection broke at {upload.offset} of {expected} bytes "
+            f"({type(exc).__name__})",
+            reached=upload.offset,
+            expected=expected,
+        ) from exc
+    flush()
+    if not expected or upload.offset < expected:
+        raise IncompleteDownload(
+            f"file {f.file_id}: the body ended at {upload.offset} of {expected} bytes",
+            reached=upload.offset,
+            expected=expected,
+        )
+    return upload.commit(expected_size=expected, sha256=digest.hexdigest())
