@@ -58,6 +58,8 @@ class Runtime:
         #: The Celery app this runtime is installed on (``install_runtime``): the built-in
         #: automations send their tasks through it.
         self.app: Celery | None = None
+        #: The archive's scheduled reconciliation (``worker.scheduler.SyncScheduler``).
+        self.sync_scheduler: Any = None
 
     # -- per process -----------------------------------------------------------------
     def _check_fork(self) -> None:

@@ -22,10 +22,17 @@ from zoomq.archive.files import ArchiveFilter, RecordingFile, files_of
 from zoomq.errors import ZoomError
 
 if TYPE_CHECKING:
-    from zoomq.archive.storage import Storage
+    from zoomq.archive.storage import StoredFile
     from zoomq.client.http import ZoomClient
 
-__all__ = ["SyncArchiver", "SyncReport", "iter_recordings", "reconcile"]
+__all__ = [
+    "USER_STATUSES",
+    "SyncArchiver",
+    "SyncReport",
+    "iter_recordings",
+    "iter_users",
+    "reconcile",
+]
 
 log = structlog.get_logger("zoomq.archive")
 
@@ -36,8 +43,9 @@ USER_STATUSES = ("active", "inactive")
 class SyncArchiver(Protocol):
     """What reconciliation needs of ``zoomq.archive.service.Archiver``."""
 
-    storage: Storage
     filter: ArchiveFilter
+
+    def is_stored(self, f: RecordingFile) -> StoredFile | None: ...
 
     def archive_file(self, f: RecordingFile, *, download_token: str | None) -> object: ...
 
@@ -125,7 +133,7 @@ def reconcile(
         raise ValueError(f"start ({start}) is after end ({end})")
     report = SyncReport(connection=connection, start=start.isoformat(), end=end.isoformat())
     account = client.connection.rate_key
-    storage, accepts = archiver.storage, archiver.filter.accepts
+    accepts = archiver.filter.accepts
     for user in iter_users(client):
         report.users += 1
         for meeting in iter_recordings(client, str(user["id"]), start, end):
@@ -135,8 +143,7 @@ def reconcile(
                 if not accepts(f):
                     report.filtered += 1
                     continue
-                stored = storage.stored(storage.key_for(f))
-                if stored is not None and stored.size == f.file_size:
+                if archiver.is_stored(f) is not None:
                     report.already_archived += 1
                     continue
                 if enqueue is not None:

@@ -53,7 +53,7 @@ _FAULT_FIELDS = (
 
 
 #: Recordings one control request may complete.
-MAX_COMPLETED = 1000
+_MAX_COMPLETED = 1000
 
 
 def _bad(message: str) -> Response:
@@ -155,8 +155,8 @@ def control_routes(state: SandboxState) -> list[Route]:
             data = await _json(request)
             sizes = data.get("file_sizes") or [8 * 1024 * 1024, 1024 * 1024]
             count = int(data.get("count", 1))
-            if not 1 <= count <= MAX_COMPLETED:
-                return _bad(f"count must be 1..{MAX_COMPLETED}")
+            if not 1 <= count <= _MAX_COMPLETED:
+                return _bad(f"count must be 1..{_MAX_COMPLETED}")
             done = state.complete_recordings(
                 request.path_params["user_id"], count, [int(s) for s in sizes]
             )
