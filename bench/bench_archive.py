@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,16 +60,20 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     allowed = download_hosts(["127.0.0.1"])
 
+    local = threading.local()  # one HTTP client per thread, as the worker keeps them
+
     def one(f: RecordingFile) -> int:
-        with httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0)) as client:
-            stored = download(
-                client,
-                f,
-                storage.begin(storage.key_for(f)),
-                token=token,
-                allowed_hosts=allowed,
-                chunk_size=chunk,
-            )
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0))
+        stored = download(
+            client,
+            f,
+            storage.begin(storage.key_for(f)),
+            token=token,
+            allowed_hosts=allowed,
+            chunk_size=chunk,
+        )
         return stored.size
 
     start = time.perf_counter()
