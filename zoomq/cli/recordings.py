@@ -356,17 +356,18 @@ def _status_command(settings: Settings, meeting: str | None, dest: str | None) -
     """What the manifests say is archived: one JSON line per meeting, its files and sizes."""
     storage = _open_dest(settings, dest)
     found = 0
-    for key in _manifest_keys(storage):
-        manifest = storage.read_manifest(key)
-        if manifest is None:
-            continue
-        if meeting and meeting not in (
-            str(manifest.get("meeting_id")),
-            str(manifest.get("meeting_uuid")),
-        ):
-            continue
-        found += 1
-        _emit({"manifest": key, **manifest})
+    with zoom_errors():
+        for key in _manifest_keys(storage):
+            manifest = storage.read_manifest(key)
+            if manifest is None:
+                continue
+            if meeting and meeting not in (
+                str(manifest.get("meeting_id")),
+                str(manifest.get("meeting_uuid")),
+            ):
+                continue
+            found += 1
+            _emit({"manifest": key, **manifest})
     if meeting and not found:
         fail(f"meeting {meeting}: nothing archived in {storage.describe()}", 1)
 
@@ -379,7 +380,7 @@ def _manifest_keys(storage: Storage) -> Iterator[str]:
         return
     root = getattr(storage, "root", None)
     if root is None:
-        raise ConfigurationError(f"{storage.describe()}: cannot list manifests; give --meeting")
+        raise ConfigurationError(f"{storage.describe()}: this backend cannot list manifests")
     base = Path(root)
     for path in sorted(base.rglob(MANIFEST_NAME)):
         yield path.relative_to(base).as_posix()
