@@ -9,6 +9,7 @@ its CDN, writing to the same disk. Measured:
   (chunked, SHA-256 while streaming, fsync, rename) vs ``curl -o``; target ≥ 0.8x curl;
 - peak RSS of the downloading process for a ``--rss-size`` GiB file (target ≤ 100 MB),
   next to the same process's RSS before it downloads and curl's;
+- the same on S3 (``--s3-size`` GiB, a moto server of its own; 0 skips it);
 - many small files (``--files`` of 1-50 MB per meeting x ``--meetings``): files/s with 4
   concurrent downloads vs 4 parallel curls.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -52,7 +54,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from zoomq.archive.files import RecordingFile
     from zoomq.archive.storage import open_storage
 
-    storage = open_storage(spec["dest"])
+    storage = open_storage(spec["dest"], s3_options=spec.get("s3_options"))
     files = [RecordingFile.from_dict(f) for f in spec["files"]]
     token = spec["token"]
     chunk = int(spec.get("chunk", MIB))
@@ -216,6 +218,55 @@ def peak_rss(sandbox: Sandbox, tmp: Path, size: int, token: str) -> None:
     row("the process at its peak", mine["rss_peak_kb"] / 1024, "MB", None)
 
 
+def peak_rss_s3(sandbox: Sandbox, size: int, token: str) -> None:
+    """The same on S3: a moto server (its own process), multipart upload streamed from the
+    download, at most one part buffered."""
+    import boto3
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    port = free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(endpoint, timeout=0.5)
+                break
+            except httpx.TransportError:
+                if moto.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench",
+        ).create_bucket(Bucket="bench")  # fmt: skip
+        files = files_of(sandbox.recordings([size]))
+        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+        mine = run_child(
+            {
+                "dest": "s3://bench/archive",
+                "s3_options": {"endpoint_url": endpoint, "region": "us-east-1"},
+                "files": files,
+                "token": token,
+                "concurrency": 1,
+            }
+        )
+    finally:
+        moto.terminate()
+        try:
+            moto.wait(10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+            moto.wait()
+    print(f"\n## Peak RSS downloading one {size / GIB:g} GiB file to S3 (moto server, 8 MiB parts)")
+    row("the process at its peak", mine["rss_peak_kb"] / 1024, "MB", None)
+    row("  (MiB/s into moto)", size / MIB / mine["seconds"], "MiB/s", None)
+
+
 def many(
     sandbox: Sandbox, tmp: Path, meetings: int, per_meeting: int, concurrency: int, token: str
 ) -> None:
@@ -252,6 +303,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=float, default=1.0, help="the large file, GiB")
     parser.add_argument("--rss-size", type=float, default=2.0, help="the RSS file, GiB")
+    parser.add_argument("--s3-size", type=float, default=2.0, help="the S3 RSS file, GiB; 0: skip")
     parser.add_argument("--meetings", type=int, default=20)
     parser.add_argument("--files", type=int, default=12, help="files per meeting")
     parser.add_argument("--concurrency", type=int, default=4)
@@ -269,6 +321,8 @@ def main() -> None:
             token = sandbox.token()
             large(sandbox, tmp, int(args.size * GIB), token)
             peak_rss(sandbox, tmp, int(args.rss_size * GIB), token)
+            if args.s3_size > 0:
+                peak_rss_s3(sandbox, int(args.s3_size * GIB), token)
             if args.meetings > 0:
                 many(sandbox, tmp, args.meetings, args.files, args.concurrency, token)
     finally:
