@@ -260,3 +260,20 @@ def test_delete_after_archive_is_off_by_default(
     )
     assert rec["uuid"] in sandbox.state.store.recordings
     assert not [r for r in sandbox.state.requests if r.method == "DELETE"]
+
+
+def test_a_phone_recording_is_fetched_with_the_connections_token(
+    sandbox: SandboxServer, make_archiver: Callable[..., Archiver]
+) -> None:
+    """Phone recordings have no download token: the connection's OAuth token, as a Bearer;
+    their size is what the download says (Zoom lists none)."""
+    archiver = make_archiver()
+    call = sandbox.state.store.phone_recordings[0]
+    [f] = archiver.accepted(call, connection="default", phone=True)
+    result = archiver.archive_file(f, download_token="ignored-for-phone")
+    assert result.stored.size > 0
+    assert result.stored.sha256 == expected_sha256(f.file_id, result.stored.size)
+    auths = [r.auth for r in sandbox.state.download_log if r.file_id == f.file_id]
+    assert auths
+    assert set(auths) == {"bearer"}
+    assert archiver.archive_file(f, download_token=None).skipped

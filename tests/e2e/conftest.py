@@ -276,6 +276,8 @@ def worker_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[st
             "ZOOMQ_RATE_LIMIT_JITTER": "0.3",
             "ZOOMQ_DAILY_LIMIT_JITTER": "0.2",
             "ZOOMQ_SCHEDULER_INTERVAL": "0.2",
+            # The built-in archive is on by default: never into the repository's .zoomq.
+            "ZOOMQ_ARCHIVE_DEST": str(e2e_dir / "archive"),
         }
     )
     return env
