@@ -268,3 +268,44 @@ def test_a_large_file_streams_in_constant_memory(
     assert digest.hexdigest() == stored.sha256 == expected_sha256(f.file_id, SIZE)
     assert growth < 64 * MIB, f"peak RSS grew {growth / MIB:.0f} MiB (reset: {reset})"
     print(f"{SIZE / MIB:.0f} MiB in {elapsed:.1f}s, peak RSS +{growth / MIB:.1f} MiB")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html; charset=utf-8", b"\x00\x00\x00\x18ftypmp42"),
+        ("video/mp4", b"  <!DOCTYPE html><html><body>Sign in</body></html>"),
+        ("application/octet-stream", b"<HTML><head></head></HTML>"),
+    ],
+)
+def test_html_by_its_type_or_by_its_first_bytes_is_refused(
+    storage: LocalStorage, content_type: str, body: bytes
+) -> None:
+    """Either sign of a web page is enough: a mislabelled login page is not an MP4."""
+    f = RecordingFile.from_dict(
+        {
+            "account": "a",
+            "connection": "c",
+            "meeting_id": "1",
+            "meeting_uuid": "u",
+            "topic": "t",
+            "start_time": "2025-06-03T10:00:00Z",
+            "file_id": "f",
+            "file_type": "MP4",
+            "file_extension": "mp4",
+            "recording_type": "x",
+            "file_size": len(body),
+            "download_url": "https://zoom.us/rec/download/f",
+            "status": "completed",
+        }
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        upload = storage.begin(storage.key_for(f))
+        with pytest.raises(DownloadUnauthorized):
+            download(client, f, upload, token="t", allowed_hosts=lambda h: h == "zoom.us")
+    assert upload.offset == 0
+    assert storage.stored(storage.key_for(f)) is None
