@@ -54,3 +54,9 @@ def recording_file(sandbox: SandboxServer) -> Callable[..., RecordingFile]:
         return found
 
     return make
+
+
+# A real S3-compatible server (moto's, a subprocess) and a bucket per test.
+from tests.archive.s3server import s3, s3_endpoint  # noqa: E402
+
+__all__ = ["s3", "s3_endpoint"]

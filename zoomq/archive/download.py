@@ -189,13 +189,18 @@ def _receive(
     # Received bytes gather here up to chunk_size before a write; on a broken connection
     # what arrived is still written, so a resume loses nothing that came over the wire.
     pending = bytearray()
+    # Bytes handed to the upload so far. Not ``upload.offset``: that counts what is
+    # stored for good, and an S3 upload holds up to one part before it sends it.
+    written = offset
 
     def flush() -> None:
+        nonlocal written
         if not pending:
             return
-        if expected and upload.offset + len(pending) > expected:
+        if expected and written + len(pending) > expected:
             raise ArchiveError(f"file {f.file_id}: longer than its file_size {expected}")
         upload.write(bytes(pending))
+        written += len(pending)
         digest.update(pending)
         if progress is not None:
             progress(len(pending))
@@ -225,9 +230,9 @@ def _receive(
             expected=expected,
         ) from exc
     flush()
-    if not expected or upload.offset < expected:
+    if not expected or written < expected:
         raise IncompleteDownload(
-            f"file {f.file_id}: the body ended at {upload.offset} of {expected} bytes",
+            f"file {f.file_id}: the body ended at {written} of {expected} bytes",
             reached=upload.offset,
             expected=expected,
         )
