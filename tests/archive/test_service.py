@@ -14,7 +14,7 @@ from zoomq.archive.files import RecordingFile, files_of
 from zoomq.archive.local import LocalStorage
 from zoomq.archive.service import Archiver, _Heartbeat
 from zoomq.client.http import ZoomClient
-from zoomq.errors import DownloadUnauthorized, FileLocked, RecordingGone
+from zoomq.errors import BadRequest, DownloadUnauthorized, FileLocked, RecordingGone
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.content import expected_sha256
 from zoomq.sandbox.server import SandboxServer
@@ -247,6 +247,25 @@ def test_delete_after_archive_trashes_only_a_complete_meeting(
     assert rec["uuid"] in sandbox.state.store.trashed_recordings
     deletes = [r for r in sandbox.state.requests if r.method == "DELETE"]
     assert len(deletes) == 1
+    manifest = archiver.storage.read_manifest(archiver.storage.manifest_key_for(f1))
+    assert manifest is not None
+    assert manifest["trashed_at"]
+
+
+def test_a_trash_that_failed_is_tried_again_when_the_file_is_found_stored(
+    sandbox: SandboxServer, make_archiver: Callable[..., Archiver]
+) -> None:
+    """The DELETE failed on the attempt that stored the last file (the task is retried):
+    the retry finds the file stored and trashes the meeting then."""
+    archiver = make_archiver(delete_after=True)
+    rec = recording(sandbox, [2 * KIB])
+    [f] = archiver.accepted(rec, connection="default")
+    sandbox.state.faults.inject("DELETE", "/v2/meetings/*", 400, count=1)
+    with pytest.raises(BadRequest):
+        archiver.archive_file(f, download_token=sandbox.state.issue_download_token())
+    assert rec["uuid"] in sandbox.state.store.recordings
+    assert archiver.archive_file(f, download_token=None).skipped
+    assert rec["uuid"] in sandbox.state.store.trashed_recordings
 
 
 def test_delete_after_archive_is_off_by_default(
@@ -260,3 +279,20 @@ def test_delete_after_archive_is_off_by_default(
     )
     assert rec["uuid"] in sandbox.state.store.recordings
     assert not [r for r in sandbox.state.requests if r.method == "DELETE"]
+
+
+def test_a_phone_recording_is_fetched_with_the_connections_token(
+    sandbox: SandboxServer, make_archiver: Callable[..., Archiver]
+) -> None:
+    """Phone recordings have no download token: the connection's OAuth token, as a Bearer;
+    their size is what the download says (Zoom lists none)."""
+    archiver = make_archiver()
+    call = sandbox.state.store.phone_recordings[0]
+    [f] = archiver.accepted(call, connection="default", phone=True)
+    result = archiver.archive_file(f, download_token="ignored-for-phone")
+    assert result.stored.size > 0
+    assert result.stored.sha256 == expected_sha256(f.file_id, result.stored.size)
+    auths = [r.auth for r in sandbox.state.download_log if r.file_id == f.file_id]
+    assert auths
+    assert set(auths) == {"bearer"}
+    assert archiver.archive_file(f, download_token=None).skipped

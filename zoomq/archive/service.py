@@ -200,9 +200,7 @@ class Archiver:
         bound = log.bind(file_id=f.file_id, meeting_uuid=f.meeting_uuid, file_type=f.file_type)
         found = self.is_stored(f)
         if found is not None:
-            self._record(f, found, bound)
-            bound.info("archive.skipped", size=found.size)
-            return ArchiveResult(f, found, skipped=True, resumed_from=f.file_size)
+            return self._skipped(f, found, bound)
         lock = self.redis.lock(
             self.keys("archive", "lock", f.file_id), timeout=self.lock_timeout, blocking=False
         )
@@ -211,9 +209,7 @@ class Archiver:
         try:
             found = self.is_stored(f)  # finished by another worker just before we locked
             if found is not None:
-                self._record(f, found, bound)
-                bound.info("archive.skipped", size=found.size)
-                return ArchiveResult(f, found, skipped=True, resumed_from=f.file_size)
+                return self._skipped(f, found, bound)
             beat = _Heartbeat(lock, f.file_id, self.lock_timeout, self.clock)
             stored, resumed_from = self._download(f, download_token, beat, bound)
             self._record(f, stored, bound)
@@ -226,6 +222,15 @@ class Archiver:
         if self.settings.archive.delete_after:
             self.trash_if_complete(f)
         return ArchiveResult(f, stored, skipped=False, resumed_from=resumed_from)
+
+    def _skipped(self, f: RecordingFile, found: StoredFile, bound: Any) -> ArchiveResult:
+        """Already stored: make sure the manifest lists it, and (a trash that failed on the
+        attempt that stored it is tried again here) the meeting's clean-up."""
+        self._record(f, found, bound)
+        bound.info("archive.skipped", size=found.size)
+        if self.settings.archive.delete_after:
+            self.trash_if_complete(f)
+        return ArchiveResult(f, found, skipped=True, resumed_from=f.file_size)
 
     def _lock_wait(self, lock: Lock) -> float:
         ttl_ms = self.redis.pttl(lock.name)
@@ -348,6 +353,9 @@ class Archiver:
         stored and verified; never ``action=delete``. True when trashed now."""
         if f.kind != "cloud":
             return False
+        mkey = self.storage.manifest_key_for(f)
+        if (self.storage.read_manifest(mkey) or {}).get("trashed_at"):
+            return False
         client = self.clients(f.connection)
         try:
             body = self._meeting_recordings(client, f)
@@ -359,7 +367,7 @@ class Archiver:
             # Any status: a file still processing is not archived yet, so it blocks.
             if self.filter.accepts(replace(g, status="completed"))
         ]
-        manifest = self.storage.read_manifest(self.storage.manifest_key_for(f)) or {}
+        manifest = self.storage.read_manifest(mkey) or {}
         listed = manifest.get("files") or {}
         for g in wanted:
             stored = self.is_stored(g) if g.status == "completed" else None
@@ -372,5 +380,9 @@ class Archiver:
             client.request("DELETE", f"/meetings/{uuid}/recordings", params={"action": "trash"})
         except NotFound:
             return False
+        with self._meeting_lock(f):
+            manifest = self.storage.read_manifest(mkey) or manifest
+            manifest["trashed_at"] = _now_iso()
+            self.storage.write_manifest(mkey, manifest)
         log.info("archive.trashed", meeting_uuid=f.meeting_uuid, files=len(wanted))
         return True
