@@ -3,6 +3,9 @@
 - ``zoomq.actions.<key>``  one per catalog action (``tasks.actions``)
 - ``zoomq.events.handle``  one Zoom event → its automations (``tasks.events``)
 - ``zoomq.automations.run`` one automation for one event (``tasks.automations``)
+- ``zoomq.downloads.file`` one recording file into the archive (``tasks.downloads``)
+- ``zoomq.downloads.sync`` one connection's recordings reconciled with the archive
+  (``tasks.sync``)
 
 Queue-level retries live in one place, ``tasks.base.ZoomqTask``, and its decisions in
 ``tasks.policy``. Tasks are registered on zoomq's own app (``register_tasks``), not as
@@ -21,8 +24,10 @@ __all__ = ["register_tasks"]
 
 def register_tasks(app: Celery) -> None:
     """Register every zoomq task on ``app`` (``shared=False``: on this app only)."""
-    from tasks import actions, automations, events
+    from tasks import actions, automations, downloads, events, sync
 
     actions.register(app)
     events.register(app)
     automations.register(app)
+    downloads.register(app)
+    sync.register(app)

@@ -1,4 +1,5 @@
-"""What a worker process holds between tasks: settings, Redis, Zoom clients, automations.
+"""What a worker process holds between tasks: settings, Redis, Zoom clients, automations,
+the archiver.
 
 Built at the edge (``worker.app.create_celery``) and attached to the Celery app; tasks
 reach it through ``get_runtime(self.app)``. Redis clients are per process (re-created
@@ -15,6 +16,8 @@ from typing import Any
 import redis
 from celery import Celery
 
+from zoomq.archive.service import Archiver
+from zoomq.archive.storage import open_storage
 from zoomq.automations import Automations, load_automations
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError
@@ -25,7 +28,7 @@ from zoomq.runtime.ledger import Ledger
 from zoomq.runtime.parking import ParkingLot
 from zoomq.settings import Connection, Settings
 
-__all__ = ["Runtime", "get_runtime", "install_runtime"]
+__all__ = ["Runtime", "get_runtime", "install_runtime", "s3_options"]
 
 _ATTR = "zoomq_runtime"
 
@@ -50,7 +53,13 @@ class Runtime:
         self._connections: dict[str, Connection] | None = None
         self._local = threading.local()
         self._clients: list[ZoomClient] = []
+        self._archivers: list[Archiver] = []
         self.scheduler: Any = None
+        #: The Celery app this runtime is installed on (``install_runtime``): the built-in
+        #: automations send their tasks through it.
+        self.app: Celery | None = None
+        #: The archive's scheduled reconciliation (``worker.scheduler.SyncScheduler``).
+        self.sync_scheduler: Any = None
 
     # -- per process -----------------------------------------------------------------
     def _check_fork(self) -> None:
@@ -63,6 +72,7 @@ class Runtime:
         self._redis = None
         self._local = threading.local()
         self._clients = []
+        self._archivers = []
 
     @property
     def redis(self) -> redis.Redis:
@@ -103,12 +113,18 @@ class Runtime:
         return self._automations
 
     def load_automations(self) -> Automations:
-        """Load and check the rules file and automation modules (raises naming the problem)."""
-        return load_automations(
+        """Load and check the rules file and automation modules (raises naming the problem),
+        after the built-in ones (the archive's, when ``ZOOMQ_ARCHIVE_ENABLED``)."""
+        found = load_automations(
             self.config.rules_file,
             self.config.automation_modules,
             connections=set(self.connections()),
         )
+        if not self.settings.archive.enabled or self.app is None:
+            return found
+        from tasks.downloads import builtin_automations  # imports this module
+
+        return Automations([*builtin_automations(self.app), *found])
 
     def connections(self) -> dict[str, Connection]:
         if self._connections is None:
@@ -131,6 +147,21 @@ class Runtime:
                 self._clients.append(found)
         return found
 
+    def archiver(self) -> Archiver:
+        """This thread's ``Archiver``: ``ZOOMQ_ARCHIVE_DEST`` and this runtime's clients."""
+        self._check_fork()
+        found: Archiver | None = getattr(self._local, "archiver", None)
+        if found is None:
+            section = self.settings.archive
+            storage = open_storage(
+                section.dest, layout=section.layout, s3_options=s3_options(self.settings)
+            )
+            found = Archiver(self.settings, self.redis, self.client, storage)
+            self._local.archiver = found
+            with self._lock:
+                self._archivers.append(found)
+        return found
+
     def _connection(self, name: str | None) -> Connection:
         conns = self.connections()
         if name is None:
@@ -143,15 +174,29 @@ class Runtime:
     def close(self) -> None:
         with self._lock:
             clients, self._clients = self._clients, []
+            archivers, self._archivers = self._archivers, []
         for client in clients:
             client.close()
+        for archiver in archivers:
+            archiver.close()
         if self._redis is not None:
             self._redis.close()
             self._redis = None
 
 
+def s3_options(settings: Settings) -> dict[str, Any]:
+    """``S3Storage``'s options from ``settings.archive`` (credentials: boto3's own sources)."""
+    section = settings.archive
+    return {
+        "endpoint_url": section.s3_endpoint_url,
+        "region": section.s3_region,
+        "part_size": section.s3_part_bytes,
+    }
+
+
 def install_runtime(app: Celery, runtime: Runtime) -> Runtime:
     setattr(app, _ATTR, runtime)
+    runtime.app = app
     return runtime
 
 

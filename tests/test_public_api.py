@@ -96,7 +96,7 @@ KNOWN_UNLISTED: dict[str, frozenset[str]] = {
     ),
     "zoomq.sandbox.routes.phone": frozenset({"M", "account_recordings", "user_recordings"}),
     "zoomq.sandbox.routes.recordings": frozenset(
-        {"get_meeting_recordings", "list_user_recordings"}
+        {"delete_meeting_recordings", "get_meeting_recordings", "list_user_recordings"}
     ),
     "zoomq.sandbox.routes.users": frozenset(
         {"create_user", "delete_user", "get_user", "list_users", "update_user"}

@@ -4,13 +4,18 @@ Every ``interval`` seconds it moves due entries out of the parking lot (atomical
 ``zoomq.runtime.parking``) and sends each message again. A message that cannot be sent stays in
 the in-flight set and is put back by ``recover`` after ``stale_after`` seconds. The same
 pass sweeps the task ledger (``zoomq.runtime.ledger``) and sends again what it proves lost.
+
+``SyncScheduler``, a second thread, sends one ``zoomq.downloads.sync`` task per connection
+every ``ZOOMQ_ARCHIVE_SYNC_INTERVAL`` seconds (see ``zoomq.archive.sync``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,7 +23,10 @@ from zoomq.runtime.ledger import BrokerKeys, Ledger
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.parking import ParkingLot
 
-__all__ = ["ParkingScheduler"]
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["ParkingScheduler", "SyncScheduler", "sync_window"]
 
 log = structlog.get_logger("zoomq.worker")
 
@@ -129,3 +137,80 @@ class ParkingScheduler:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def sync_window(today: date, days: int) -> tuple[date, date]:
+    """The last ``days`` days up to and including ``today`` (UTC), as a reconcile window."""
+    return today - timedelta(days=max(days, 1) - 1), today
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class SyncScheduler:
+    """Send one archive sync per connection every ``interval`` seconds, from one worker.
+
+    The workers share a Redis key set with ``NX`` and an expiry of ``interval``: whoever sets
+    it sends this round's syncs, the others find it set and wait for the next round. A
+    worker that dies after setting it costs nothing: the key expires on its own. The syncs
+    run as tasks (the ``downloads`` queue), never in this thread of the main process.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        send: Callable[[str, date, date], None],
+        connections: Callable[[], Iterable[str]],
+        *,
+        key: str,
+        interval: float,
+        days: int,
+        today: Callable[[], date] = _utc_today,
+        poll: float | None = None,
+    ) -> None:
+        self.redis = redis_client
+        self.send = send
+        self.connections = connections
+        self.key = key
+        self.interval = interval
+        self.days = days
+        self.today = today
+        #: How often a worker checks whether this round is taken (at most a minute).
+        self.poll = poll if poll is not None else min(interval, 60.0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        """Send this round's syncs if no worker has yet; returns how many were sent."""
+        if not self.redis.set(self.key, str(time.time()), nx=True, px=int(self.interval * 1000)):
+            return 0
+        start, end = sync_window(self.today(), self.days)
+        sent = 0
+        for connection in sorted(self.connections()):
+            self.send(connection, start, end)
+            sent += 1
+        log.info("archive.sync_scheduled", connections=sent, start=str(start), end=str(end))
+        return sent
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception as exc:  # Redis away: keep the thread alive, try again
+                log.error("archive.sync_schedule_failed", error=type(exc).__name__, detail=str(exc))  # noqa: TRY400
+            if self._stop.wait(self.poll):
+                return
+
+    def start(self) -> SyncScheduler:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="zoomq-archive-sync", daemon=True)
+        self._thread.start()
+        log.info("archive.sync_scheduler_started", interval=self.interval, days=self.days)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -9,7 +9,9 @@ handler leaves apps without a zoomq runtime alone.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import structlog
 from celery import Celery
@@ -26,10 +28,12 @@ from celery.signals import (
 from kombu.transport.redis import Channel
 
 from tasks.runtime import Runtime, get_runtime
+from tasks.sync import SYNC_TASK
 from worker.logconfig import setup_worker_logging
-from worker.scheduler import ParkingScheduler
+from worker.scheduler import ParkingScheduler, SyncScheduler
 from zoomq.errors import ConfigurationError
 from zoomq.runtime.ledger import BrokerKeys
+from zoomq.runtime.names import DOWNLOADS_QUEUE
 
 __all__ = ["connect"]
 
@@ -80,7 +84,40 @@ def _ready(sender: Any = None, **_: Any) -> None:
             broker=broker_keys(app),
             ledger_grace=runtime.config.visibility_timeout,
         ).start()
+    if runtime.sync_scheduler is None:
+        runtime.sync_scheduler = _sync_scheduler(app, runtime)
+        if runtime.sync_scheduler is not None:
+            runtime.sync_scheduler.start()
     log.info("worker.ready", automations=len(runtime.automations))
+
+
+def _sync_scheduler(app: Celery, runtime: Runtime) -> SyncScheduler | None:
+    """The archive's scheduled sync of this worker; None when it is off.
+
+    Off when ``ZOOMQ_ARCHIVE_SYNC_INTERVAL`` is 0, the archive is disabled, or this worker
+    does not consume the ``downloads`` queue (a worker only for events and actions has no
+    business scheduling downloads).
+    """
+    archive = runtime.settings.archive
+    if not archive.enabled or archive.sync_interval <= 0:
+        return None
+    consumer = getattr(getattr(app, "amqp", None), "queues", None)
+    queues = set(consumer.consume_from) if consumer and consumer.consume_from else set()
+    if queues and DOWNLOADS_QUEUE not in queues:
+        return None
+
+    def send(connection: str, start: date, end: date) -> None:
+        args = [connection, start.isoformat(), end.isoformat()]
+        app.send_task(SYNC_TASK, args=args, task_id=f"sync-{connection}-{end}-{uuid4().hex[:8]}")
+
+    return SyncScheduler(
+        runtime.redis,
+        send,
+        lambda: runtime.connections().keys(),
+        key=runtime.keys("archive", "sync", "round"),
+        interval=archive.sync_interval,
+        days=archive.sync_days,
+    )
 
 
 def _shutdown(sender: Any = None, **_: Any) -> None:
@@ -90,6 +127,9 @@ def _shutdown(sender: Any = None, **_: Any) -> None:
     if isinstance(runtime.scheduler, ParkingScheduler):
         runtime.scheduler.stop()
         runtime.scheduler = None
+    if isinstance(runtime.sync_scheduler, SyncScheduler):
+        runtime.sync_scheduler.stop()
+        runtime.sync_scheduler = None
     runtime.close()
 
 

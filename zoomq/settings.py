@@ -291,6 +291,9 @@ class ArchiveSettings(_Section):
     chunk_bytes: int = _env("ZOOMQ_ARCHIVE_CHUNK_BYTES", 1 << 20, gt=0)
     #: Hosts besides ``zoom.us`` and ``*.zoom.us`` a download may be redirected to.
     download_hosts: tuple[str, ...] = _env("ZOOMQ_ARCHIVE_DOWNLOAD_HOSTS", ())
+    #: Seconds a file's download lock lives without progress (renewed while bytes
+    #: arrive): how soon a worker that died lets another resume the file.
+    lock_timeout: float = _env("ZOOMQ_ARCHIVE_LOCK_TIMEOUT", 60.0, gt=0)
     #: S3-compatible endpoint (MinIO, moto, ...); unset: AWS.
     s3_endpoint_url: str | None = _env("ZOOMQ_ARCHIVE_S3_ENDPOINT_URL", None)
     s3_region: str | None = _env("ZOOMQ_ARCHIVE_S3_REGION", None)

@@ -278,6 +278,8 @@ def worker_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[st
             "ZOOMQ_RATE_LIMIT_JITTER": "0.3",
             "ZOOMQ_DAILY_LIMIT_JITTER": "0.2",
             "ZOOMQ_SCHEDULER_INTERVAL": "0.2",
+            # The built-in archive is on by default: never into the repository's .zoomq.
+            "ZOOMQ_ARCHIVE_DEST": str(e2e_dir / "archive"),
         }
     )
     return env
@@ -439,3 +441,145 @@ def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "e2e" in request.fixturenames:
         request.getfixturevalue("e2e").sandbox.state.faults.clear()
+    if "archive_e2e" in request.fixturenames:
+        state = request.getfixturevalue("archive_e2e").sandbox.state
+        state.faults.clear()
+        state.download_faults.clear()
+
+
+# -- the recording archive ----------------------------------------------------------------
+
+
+@dataclass
+class ArchiveE2E:
+    """The stack with the archive on: an events/actions worker, a downloads worker (which
+    tests kill and restart), the receiver, and the archive directory they write."""
+
+    stack: E2E
+    archive_dir: Path
+    downloads_argv: list[str]
+    env: dict[str, str]
+    downloads_log: Path
+    downloads: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sandbox(self) -> SandboxServer:
+        return self.stack.sandbox
+
+    def start_downloads(self) -> subprocess.Popen[bytes]:
+        self.downloads = start_worker(self.downloads_argv, self.env, self.downloads_log)
+        return self.downloads
+
+    def kill_downloads(self) -> None:
+        """``kill -9``: no shutdown, no ack; what it was downloading stays unacknowledged."""
+        assert self.downloads is not None
+        self.downloads.kill()
+        self.downloads.wait(10)
+        self.downloads = None
+
+    def logs(self) -> list[dict[str, Any]]:
+        lines = []
+        for path in (self.stack.log_path, self.downloads_log):
+            for raw in path.read_text(errors="replace").splitlines():
+                if raw.startswith("{"):
+                    try:
+                        lines.append(json.loads(raw))
+                    except ValueError:
+                        continue
+        return lines
+
+    def log_events(self, name: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in self.logs()
+            if line.get("event") == name and all(line.get(k) == v for k, v in match.items())
+        ]
+
+    def files(self) -> list[Path]:
+        """Every file under the archive directory (partial ones included)."""
+        return sorted(p for p in self.archive_dir.rglob("*") if p.is_file())
+
+
+#: Shorter than the defaults so a killed worker's download comes back within seconds: the
+#: broker redelivers after the visibility timeout, the file's lock lapses after its own.
+ARCHIVE_ENV = {
+    "ZOOMQ_ARCHIVE_ENABLED": "true",
+    # localhost: the sandbox under a second name (a redirect there carries no token).
+    "ZOOMQ_ARCHIVE_DOWNLOAD_HOSTS": "127.0.0.1,localhost",
+    "ZOOMQ_ARCHIVE_LOCK_TIMEOUT": "3",
+    "ZOOMQ_VISIBILITY_TIMEOUT": "8",
+    "ZOOMQ_TASK_TIME_LIMIT": "6",
+    "ZOOMQ_TASK_SOFT_TIME_LIMIT": "5",
+}
+
+
+def archive_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[str, str]:
+    """The worker's environment with the archive writing to ``e2e_dir/archive`` and no
+    automations besides the built-in one (the harness's own would download files too)."""
+    env = worker_env(e2e_dir, sandbox, redis_url)
+    env.pop("ZOOMQ_AUTOMATION_MODULES")
+    env.pop("ZOOMQ_RULES_FILE")
+    env.update(ARCHIVE_ENV)
+    env["ZOOMQ_ARCHIVE_DEST"] = str(e2e_dir / "archive")
+    return env
+
+
+@pytest.fixture(scope="module")
+def archive_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveE2E]:
+    """Sandbox, redis-server, receiver, an events/actions worker and a downloads worker."""
+    e2e_dir = tmp_path_factory.mktemp("archive-e2e")
+    config = SandboxConfig(seed=17, rate_scale=SANDBOX_SCALE)
+    with RedisServer(e2e_dir / "redis") as server, SandboxServer(config) as sandbox:
+        env = archive_env(e2e_dir, sandbox, server.url)
+        log_path = e2e_dir / "worker.log"
+        argv = [
+            sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            "--pool", "threads", "-c", "4", "-Q", "events,actions",
+            "--loglevel", "INFO", "-n", "e2e-events@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        downloads_argv = [
+            sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            "--pool", "threads", "-c", "2", "-Q", "downloads",
+            "--loglevel", "INFO", "-n", "e2e-downloads@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        process = start_worker(argv, env, log_path)
+        archive = ArchiveE2E(
+            stack=None,  # type: ignore[arg-type]  # set below, once the receiver is up
+            archive_dir=e2e_dir / "archive",
+            downloads_argv=downloads_argv,
+            env=env,
+            downloads_log=e2e_dir / "downloads.log",
+        )
+        receiver_log = e2e_dir / "receiver.log"
+        try:
+            archive.start_downloads()
+            receiver, receiver_url = start_receiver(
+                e2e_dir / "receiver", sandbox, server.url, receiver_log
+            )
+        except BaseException:
+            if archive.downloads is not None:
+                stop_worker(archive.downloads)
+            stop_worker(process)
+            raise
+        settings = Settings(_env_file=None, redis_url=server.url)
+        client = redis.Redis.from_url(server.url)
+        archive.stack = E2E(
+            sandbox=sandbox,
+            redis=client,
+            app=create_celery(settings),
+            settings=settings,
+            log_path=log_path,
+            registration_meeting_id=sandbox.state.seeded.registration_meeting_id,
+            webhook_url=receiver_url + "/webhooks/zoom",
+            receiver_log_path=receiver_log,
+        )
+        try:
+            yield archive
+        finally:
+            stop_worker(receiver)
+            if archive.downloads is not None:
+                stop_worker(archive.downloads)
+            stop_worker(process)
+            client.close()

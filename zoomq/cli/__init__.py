@@ -29,6 +29,7 @@ def _optional_commands() -> None:
     # Commands whose modules pull in servers; imported here so `zoomq action` stays light.
     from zoomq.cli.dev import dev_command
     from zoomq.cli.receiver import receiver_command
+    from zoomq.cli.recordings import recordings_group
     from zoomq.cli.sandbox import sandbox_command
     from zoomq.cli.webhook import webhook_group
     from zoomq.cli.worker import dlq_group, worker_command
@@ -37,6 +38,7 @@ def _optional_commands() -> None:
         dev_command,
         dlq_group,
         receiver_command,
+        recordings_group,
         sandbox_command,
         webhook_group,
         worker_command,

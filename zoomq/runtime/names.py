@@ -10,6 +10,7 @@ __all__ = [
     "ACTIONS_QUEUE",
     "BULK_QUEUE",
     "DOWNLOADS_QUEUE",
+    "DOWNLOAD_FILE_TASK",
     "EVENTS_QUEUE",
     "EVENT_TASK",
     "QUEUES",
@@ -21,6 +22,8 @@ __all__ = [
 EVENT_TASK = "zoomq.events.handle"
 #: One automation run over one event.
 RUN_TASK = "zoomq.automations.run"
+#: One recording file into the archive (on the ``downloads`` queue, id ``dl-<file id>``).
+DOWNLOAD_FILE_TASK = "zoomq.downloads.file"
 
 EVENTS_QUEUE = "events"
 ACTIONS_QUEUE = "actions"

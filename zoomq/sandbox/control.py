@@ -12,6 +12,9 @@
     POST   /_sandbox/download_tokens    {"ttl": seconds?} -> 201 {"download_token": ...}
     POST   /_sandbox/recordings         {"meeting_id": ..., "file_sizes": [...]} -> 201
                                         the new recording (any sizes: bytes are computed)
+    POST   /_sandbox/users/{userId}/recordings  {"count": N, "file_sizes": [...]} -> 201
+                                        N new meetings of the user, recorded and
+                                        completed now (recording.completed each)
     POST   /_sandbox/download_faults    {"file_id": "..." or "*", "cut_after": N, "count": 1}
                                         cuts the CDN body after N bytes; {"file_id": ...,
                                         "redirect_to": URL} sends the download there -> 201
@@ -30,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from zoomq.sandbox.responses import json_response, no_content
+from zoomq.sandbox.responses import ZoomHTTPError, json_response, no_content
 
 if TYPE_CHECKING:
     from zoomq.sandbox.state import SandboxState
@@ -47,6 +50,10 @@ _FAULT_FIELDS = (
     "body",
     "hang_seconds",
 )
+
+
+#: Recordings one control request may complete.
+_MAX_COMPLETED = 1000
 
 
 def _bad(message: str) -> Response:
@@ -143,6 +150,22 @@ def control_routes(state: SandboxState) -> list[Route]:
             return _bad(str(exc))
         return json_response(recording, 201)
 
+    async def complete_recordings(request: Request) -> Response:
+        try:
+            data = await _json(request)
+            sizes = data.get("file_sizes") or [8 * 1024 * 1024, 1024 * 1024]
+            count = int(data.get("count", 1))
+            if not 1 <= count <= _MAX_COMPLETED:
+                return _bad(f"count must be 1..{_MAX_COMPLETED}")
+            done = state.complete_recordings(
+                request.path_params["user_id"], count, [int(s) for s in sizes]
+            )
+        except ZoomHTTPError as exc:
+            return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return json_response({"recordings": done}, 201)
+
     async def add_download_fault(request: Request) -> Response:
         try:
             _download_fault(state, await _json(request))
@@ -165,4 +188,5 @@ def control_routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/faults/{fault_id}", remove_fault, methods=["DELETE"]),
         Route("/_sandbox/download_tokens", download_token, methods=["POST"]),
         Route("/_sandbox/recordings", add_recording, methods=["POST"]),
+        Route("/_sandbox/users/{user_id}/recordings", complete_recordings, methods=["POST"]),
     ]

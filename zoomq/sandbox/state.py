@@ -19,6 +19,7 @@ from zoomq.sandbox.downloads import DownloadFaults, DownloadRecord, UrlSigner
 from zoomq.sandbox.faults import FaultInjector
 from zoomq.sandbox.ids import IdFactory
 from zoomq.sandbox.oauth import TokenStore
+from zoomq.sandbox.objects import meeting_object
 from zoomq.sandbox.pagination import PageTokens
 from zoomq.sandbox.ratelimits import RateLimiter
 from zoomq.sandbox.seed import SeededIds, build_recording, seed_store
@@ -131,6 +132,42 @@ class SandboxState:
                 minutes=minutes,
                 sizes=list(file_sizes),
             )
+
+    def complete_recordings(
+        self,
+        user: str,
+        count: int,
+        file_sizes: Iterable[int] = (8 * _MIB, _MIB),
+        *,
+        topic: str = "Sandbox recording",
+    ) -> list[dict[str, Any]]:
+        """``count`` new meetings of ``user`` (id or email), each recorded and completed now.
+
+        Each emits ``recording.completed`` (to ``--webhook-url``, if any) as Zoom would;
+        nothing remembers whether anyone received it, which is how outages are staged.
+        Returns the recording objects.
+        """
+        sizes = list(file_sizes)
+        done: list[dict[str, Any]] = []
+        with self.lock:
+            host = self.store.user(user)
+            for n in range(count):
+                meeting = meeting_object(
+                    self.ids,
+                    base_url=self.base_url,
+                    host=host,
+                    topic=f"{topic} {n + 1}",
+                    meeting_type=2,
+                    start_time=self.clock.time() - 3600,
+                    duration=30,
+                    timezone=host.get("timezone") or "UTC",
+                    created_at=self.clock.time() - 7200,
+                )
+                self.store.add_meeting(meeting)
+                done.append(self.add_recording(meeting, sizes))
+        for recording in done:
+            self.emit("recording.completed", recording)
+        return done
 
     def count(
         self, method: str | None = None, path: str | Callable[[str], bool] | None = None

@@ -56,6 +56,8 @@ class Store:
         self.files: dict[str, FileInfo] = {}
         #: Shown by ``GET /meetings/{id}/recordings`` only, not in the user's listing.
         self.recording_passwords: dict[str, str] = {}
+        #: Recordings moved to the trash (``DELETE ...?action=trash``), by UUID.
+        self.trashed_recordings: dict[str, Obj] = {}
 
         #: Call recordings, newest first: the account view and each user's view.
         self.phone_recordings: list[Obj] = []

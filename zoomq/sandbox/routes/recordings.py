@@ -1,4 +1,5 @@
-"""Cloud recordings: one meeting's (by id or UUID) and one user's (a from/to window).
+"""Cloud recordings: one meeting's (by id or UUID) and one user's (a from/to window), and
+deleting a meeting's recordings (``action=trash``, the default, or ``delete``).
 
 Meeting UUIDs that start with ``/`` or contain ``//`` must be double-encoded, as on
 Zoom: the sandbox reads the raw path, so a singly encoded one is not found.
@@ -43,6 +44,37 @@ def get_meeting_recordings(call: Call) -> Reply:
     return 200, body
 
 
+def delete_meeting_recordings(call: Call) -> Reply:
+    """``DELETE /meetings/{id}/recordings``: the instance's files stop being downloadable.
+
+    ``action=trash`` (Zoom's default) keeps it in ``store.trashed_recordings``; ``delete``
+    drops it for good. Either way the next GET answers 3301.
+    """
+    state, store = call.state, call.store
+    action = call.query.get("action") or "trash"
+    if action not in ("trash", "delete"):
+        raise validation_failed(("action", "Invalid field."))
+    key = call.uuid_id("meetingId", "meetings", "recordings")
+    if key is None:
+        raise no_recording()
+    recording = store.latest_recording(int(key)) if key.isdigit() else store.recordings.get(key)
+    if recording is None:
+        raise no_recording()
+    uuid = recording["uuid"]
+    del store.recordings[uuid]
+    store.meeting_recordings[recording["id"]].remove(uuid)
+    store.user_recordings[recording["host_id"]].remove(uuid)
+    for item in recording.get("recording_files") or ():
+        store.files.pop(str(item.get("id")), None)
+    if action == "trash":
+        store.trashed_recordings[uuid] = recording
+    state.emit(
+        "recording.trashed" if action == "trash" else "recording.deleted",
+        {"uuid": uuid, "id": recording["id"], "host_id": recording["host_id"]},
+    )
+    return 204, None
+
+
 def list_user_recordings(call: Call) -> Reply:
     state, store = call.state, call.store
     user = store.user(call.params["userId"])
@@ -81,5 +113,6 @@ def list_user_recordings(call: Call) -> Reply:
 L, M = Category.LIGHT, Category.MEDIUM
 OPERATIONS = (
     Operation("GET", "/meetings/{meetingId:path}/recordings", L, get_meeting_recordings),
+    Operation("DELETE", "/meetings/{meetingId:path}/recordings", L, delete_meeting_recordings),
     Operation("GET", "/users/{userId}/recordings", M, list_user_recordings),
 )
