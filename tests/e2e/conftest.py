@@ -441,10 +441,11 @@ def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "e2e" in request.fixturenames:
         request.getfixturevalue("e2e").sandbox.state.faults.clear()
-    if "archive_e2e" in request.fixturenames:
-        state = request.getfixturevalue("archive_e2e").sandbox.state
-        state.faults.clear()
-        state.download_faults.clear()
+    for name in ("archive_e2e", "archive_e2e_s3"):
+        if name in request.fixturenames:
+            state = request.getfixturevalue(name).sandbox.state
+            state.faults.clear()
+            state.download_faults.clear()
 
 
 # -- the recording archive ----------------------------------------------------------------
@@ -524,13 +525,13 @@ def archive_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[s
     return env
 
 
-@pytest.fixture(scope="module")
-def archive_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveE2E]:
-    """Sandbox, redis-server, receiver, an events/actions worker and a downloads worker."""
-    e2e_dir = tmp_path_factory.mktemp("archive-e2e")
+@contextmanager
+def archive_stack(e2e_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[ArchiveE2E]:
+    """Sandbox, redis-server, receiver, an events/actions worker and a downloads worker;
+    ``extra_env`` points the archive elsewhere (S3)."""
     config = SandboxConfig(seed=17, rate_scale=SANDBOX_SCALE)
     with RedisServer(e2e_dir / "redis") as server, SandboxServer(config) as sandbox:
-        env = archive_env(e2e_dir, sandbox, server.url)
+        env = {**archive_env(e2e_dir, sandbox, server.url), **(extra_env or {})}
         log_path = e2e_dir / "worker.log"
         argv = [
             sys.executable, "-m", "celery", "-A", "worker.app", "worker",
@@ -583,3 +584,10 @@ def archive_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveE2E
                 stop_worker(archive.downloads)
             stop_worker(process)
             client.close()
+
+
+@pytest.fixture(scope="module")
+def archive_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveE2E]:
+    """The archive stack writing to a local directory."""
+    with archive_stack(tmp_path_factory.mktemp("archive-e2e")) as stack:
+        yield stack

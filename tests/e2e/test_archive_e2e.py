@@ -359,3 +359,31 @@ def test_a_cdn_that_always_cuts_off_is_resumed_then_dead_lettered(
     assert cdn_offsets(archive_e2e, f.file_id) == [i * 100 * KIB for i in range(attempts)]
     assert storage(archive_e2e).stored(storage(archive_e2e).key_for(f)) is None
     assert f.file_id not in manifest_of(archive_e2e, f).get("files", {})
+
+
+def test_two_deliveries_of_one_file_download_it_once(archive_e2e: ArchiveE2E) -> None:
+    """Two copies of one download at once (what a visibility timeout redelivers): one takes
+    the file's lock and downloads, the other waits (FileLocked), then finds it stored."""
+    rec = new_recording(archive_e2e, [GIB // 4])
+    [f] = rfiles(rec)
+    token = archive_e2e.sandbox.state.issue_download_token()
+    for _ in range(2):
+        archive_e2e.stack.app.send_task(
+            DOWNLOAD_FILE_TASK,
+            args=[f.to_dict(), "default"],
+            kwargs={"download_token": token},
+            task_id=f"dl-{f.file_id}",
+        )
+    wait_for(
+        lambda: archive_e2e.log_events("archive.skipped", file_id=f.file_id),
+        60,
+        "the second copy to find the file stored",
+    )
+    waits = [
+        line
+        for line in archive_e2e.log_events("task.retry", task_id=f"dl-{f.file_id}")
+        if line.get("reason") == "file_locked"
+    ]
+    assert waits
+    assert cdn_offsets(archive_e2e, f.file_id) == [0]
+    assert_identical(archive_e2e, f)
