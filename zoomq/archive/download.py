@@ -18,7 +18,9 @@ partial stays valid and no ``abort`` is needed. A body that ends before
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
@@ -186,54 +188,122 @@ def _receive(
     digest = upload.resume_hash() if offset else hashlib.sha256()
     # Text files (chat, transcripts) may start like anything; media never with <html.
     sniff = response.status_code == 200 and f.file_extension not in _TEXT_EXTENSIONS
-    # Received bytes gather here up to chunk_size before a write; on a broken connection
-    # what arrived is still written, so a resume loses nothing that came over the wire.
-    pending = bytearray()
-    # Bytes handed to the upload so far. Not ``upload.offset``: that counts what is
-    # stored for good, and an S3 upload holds up to one part before it sends it.
-    written = offset
-
-    def flush() -> None:
-        nonlocal written
-        if not pending:
-            return
-        if expected and written + len(pending) > expected:
-            raise ArchiveError(f"file {f.file_id}: longer than its file_size {expected}")
-        upload.write(bytes(pending))
-        written += len(pending)
-        digest.update(pending)
-        if progress is not None:
-            progress(len(pending))
-        pending.clear()
-
+    sink = _Sink(upload, digest, f, expected=expected, chunk_size=chunk_size, progress=progress)
     try:
-        for received in response.iter_bytes():
-            if sniff and looks_like_html(None, received):
-                raise DownloadUnauthorized(
-                    f"file {f.file_id}: the download answered a web page, not the file"
-                )
-            sniff = False
-            if skip:
+        try:
+            for received in response.iter_bytes():
+                if sniff and looks_like_html(None, received):
+                    raise DownloadUnauthorized(
+                        f"file {f.file_id}: the download answered a web page, not the file"
+                    )
+                sniff = False
                 dropped = min(skip, len(received))
                 skip -= dropped
-                pending += memoryview(received)[dropped:]
-            else:
-                pending += received
-            if len(pending) >= chunk_size:
-                flush()
-    except httpx.TransportError as exc:
-        flush()
+                sink.add(received[dropped:] if dropped else received)
+        except httpx.TransportError as exc:
+            sink.close()  # what arrived is written: a resume loses nothing that came over
+            raise IncompleteDownload(
+                f"file {f.file_id}: the connection broke at {upload.offset} of {expected} "
+                f"bytes ({type(exc).__name__})",
+                reached=upload.offset,
+                expected=expected,
+            ) from exc
+    finally:
+        sink.close()  # every chunk written (or the first storage error raised) before this
+    if not expected or sink.written < expected:
         raise IncompleteDownload(
-            f"file {f.file_id}: the connection broke at {upload.offset} of {expected} bytes "
-            f"({type(exc).__name__})",
-            reached=upload.offset,
-            expected=expected,
-        ) from exc
-    flush()
-    if not expected or written < expected:
-        raise IncompleteDownload(
-            f"file {f.file_id}: the body ended at {written} of {expected} bytes",
+            f"file {f.file_id}: the body ended at {sink.written} of {expected} bytes",
             reached=upload.offset,
             expected=expected,
         )
     return upload.commit(expected_size=expected, sha256=digest.hexdigest())
+
+
+class _Sink:
+    """Gathers received bytes into ``chunk_size`` pieces and writes and hashes them on a
+    thread of its own, so the next piece is received meanwhile: writing and hashing
+    release the GIL and together cost as much as receiving (``bench/bench_archive.py``).
+    At most ``depth`` pieces wait, so memory stays bounded; the upload's first error is
+    raised in the receiving thread, and so is progress (a lock it extends is that
+    thread's), counted in bytes storage took."""
+
+    def __init__(
+        self,
+        upload: Upload,
+        digest: hashlib._Hash,
+        f: RecordingFile,
+        *,
+        expected: int,
+        chunk_size: int,
+        progress: Callable[[int], None] | None,
+        depth: int = 3,
+    ) -> None:
+        self._upload = upload
+        self._digest = digest
+        self._file_id = f.file_id
+        self._expected = expected
+        self._chunk_size = chunk_size
+        self._progress = progress
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        #: Bytes handed to the upload. Not ``upload.offset``: that counts what is stored
+        #: for good, and an S3 upload holds up to one part before it sends it.
+        self.written = upload.offset
+        self._done = self._reported = upload.offset  # written by the thread / reported
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="zoomq-archive-sink", daemon=True)
+        self._thread.start()
+
+    def add(self, data: bytes) -> None:
+        if data:
+            self._pending.append(data)
+            self._pending_size += len(data)
+        if self._pending_size >= self._chunk_size:
+            self._flush()
+
+    def close(self) -> None:
+        """Write what is pending, wait for every piece; raise the upload's error, if any."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._flush()
+            finally:
+                self._chunks.put(None)
+                self._thread.join()
+        self._raise()
+        self._report()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._expected and self.written + self._pending_size > self._expected:
+            raise ArchiveError(f"file {self._file_id}: longer than its file_size {self._expected}")
+        self._raise()
+        self._chunks.put(b"".join(self._pending))
+        self.written += self._pending_size
+        self._pending.clear()
+        self._pending_size = 0
+        self._report()
+
+    def _report(self) -> None:
+        done = self._done
+        if self._progress is not None and done > self._reported:
+            self._progress(done - self._reported)
+        self._reported = done
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._error is not None:
+                continue  # drain: the receiver sees the error at its next flush or close
+            try:
+                self._upload.write(chunk)
+                self._digest.update(chunk)
+                self._done += len(chunk)
+            except BaseException as exc:  # re-raised in the receiving thread
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
