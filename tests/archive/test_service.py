@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,13 @@ from zoomq.archive.files import RecordingFile, files_of
 from zoomq.archive.local import LocalStorage
 from zoomq.archive.service import Archiver, _Heartbeat
 from zoomq.client.http import ZoomClient
-from zoomq.errors import BadRequest, DownloadUnauthorized, FileLocked, RecordingGone
+from zoomq.errors import (
+    BadRequest,
+    DownloadUnauthorized,
+    FileLocked,
+    IncompleteDownload,
+    RecordingGone,
+)
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.content import expected_sha256
 from zoomq.sandbox.server import SandboxServer
@@ -296,3 +303,41 @@ def test_a_phone_recording_is_fetched_with_the_connections_token(
     assert auths
     assert set(auths) == {"bearer"}
     assert archiver.archive_file(f, download_token=None).skipped
+
+
+def test_the_counters_follow_stored_skipped_resumed_and_failed_files(
+    sandbox: SandboxServer,
+    make_archiver: Callable[..., Archiver],
+    redis_client: redis.Redis,
+    redis_url: str,
+) -> None:
+    """files and bytes count what was stored (a resumed file only what it fetched),
+    failures the downloads that broke, resumptions those that went on from a partial;
+    `zoomq recordings stats` prints them."""
+    from click.testing import CliRunner
+
+    from zoomq.archive.service import archive_stats
+    from zoomq.cli.recordings import recordings_group
+
+    archiver = make_archiver()
+    [small, big] = archiver.accepted(
+        recording(sandbox, [10 * KIB, 400 * KIB]), connection="default"
+    )
+    token = sandbox.state.issue_download_token()
+    archiver.archive_file(small, download_token=token)
+    archiver.archive_file(small, download_token=token)  # skipped: counts nothing
+    sandbox.state.download_faults.cut(big.file_id, after=100 * KIB)
+    with pytest.raises(IncompleteDownload):
+        archiver.archive_file(big, download_token=token)
+    archiver.archive_file(big, download_token=token)
+    expected = {
+        "files": 2,
+        "bytes": 10 * KIB + 400 * KIB - 100 * KIB,
+        "failures": 1,
+        "resumptions": 1,
+    }
+    assert archive_stats(redis_client, archiver.keys) == expected
+    settings = make_settings(sandbox, redis_url)
+    shown = CliRunner().invoke(recordings_group, ["stats"], obj=settings)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == expected

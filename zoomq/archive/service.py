@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import redis
 import structlog
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from zoomq.actions import run_action
 from zoomq.actions.base import encode_path_value
@@ -28,6 +28,7 @@ from zoomq.archive.download import download, download_hosts
 from zoomq.archive.files import ArchiveFilter, RecordingFile, files_of, phone_files_of
 from zoomq.archive.storage import Storage, StoredFile
 from zoomq.errors import (
+    ArchiveError,
     DownloadUnauthorized,
     FileLocked,
     NotFound,
@@ -43,13 +44,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MANIFEST_WAIT",
+    "STAT_NAMES",
     "ArchiveResult",
     "Archiver",
     "ClientFor",
     "archive_filter",
+    "archive_stats",
 ]
 
 log = structlog.get_logger("zoomq.archive")
+
+#: The archive's counters, kept in Redis (``zoomq recordings stats``): files and bytes
+#: stored (bytes downloaded, a resumed file counting only what it fetched), downloads that
+#: failed, downloads that resumed from a partial file.
+STAT_NAMES = ("files", "bytes", "failures", "resumptions")
+
+
+def archive_stats(client: redis.Redis, keys: Keys) -> dict[str, int]:
+    """The counters ``Archiver.count`` keeps, every one named (0 when never counted)."""
+    raw = cast("dict[bytes, bytes]", client.hgetall(keys("archive", "stats")))
+    found = {k.decode(): int(v) for k, v in raw.items()}
+    return {name: found.get(name, 0) for name in STAT_NAMES}
+
 
 #: A ``ZoomClient`` for a connection name.
 ClientFor = Callable[[str], "ZoomClient"]
@@ -211,8 +227,15 @@ class Archiver:
             if found is not None:
                 return self._skipped(f, found, bound)
             beat = _Heartbeat(lock, f.file_id, self.lock_timeout, self.clock)
-            stored, resumed_from = self._download(f, download_token, beat, bound)
+            try:
+                stored, resumed_from = self._download(f, download_token, beat, bound)
+            except ArchiveError:
+                self.count(failures=1)
+                raise
             self._record(f, stored, bound)
+            self.count(
+                files=1, bytes=stored.size - resumed_from, resumptions=1 if resumed_from else 0
+            )
         finally:
             try:
                 lock.release()
@@ -222,6 +245,18 @@ class Archiver:
         if self.settings.archive.delete_after:
             self.trash_if_complete(f)
         return ArchiveResult(f, stored, skipped=False, resumed_from=resumed_from)
+
+    def count(self, **increments: int) -> None:
+        """Add to the archive's counters (``stats``); a counter that cannot be written
+        costs a log line, never the archived file."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for name, value in increments.items():
+                if value:
+                    pipe.hincrby(self.keys("archive", "stats"), name, value)
+            pipe.execute()
+        except RedisError as exc:
+            log.warning("archive.stats_failed", error=type(exc).__name__)
 
     def _skipped(self, f: RecordingFile, found: StoredFile, bound: Any) -> ArchiveResult:
         """Already stored: make sure the manifest lists it, and (a trash that failed on the

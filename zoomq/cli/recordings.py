@@ -32,11 +32,12 @@ from rich.progress import (
 
 from tasks.runtime import s3_options
 from zoomq.archive.files import RecordingFile
-from zoomq.archive.service import Archiver
+from zoomq.archive.service import Archiver, archive_stats
 from zoomq.archive.storage import MANIFEST_NAME, Storage, StoredFile, Upload, open_storage
 from zoomq.archive.sync import reconcile
 from zoomq.cli.context import fail, open_client, open_redis, pass_settings, zoom_errors
 from zoomq.errors import ConfigurationError, NotFound, ZoomError
+from zoomq.runtime.keys import Keys
 from zoomq.settings import Settings
 
 if TYPE_CHECKING:
@@ -370,6 +371,20 @@ def _status_command(settings: Settings, meeting: str | None, dest: str | None) -
             _emit({"manifest": key, **manifest})
     if meeting and not found:
         fail(f"meeting {meeting}: nothing archived in {storage.describe()}", 1)
+
+
+@recordings_group.command("stats")
+@pass_settings
+def _stats_command(settings: Settings) -> None:
+    """The archive's counters as one JSON line: files and bytes stored, failed and resumed
+    downloads (every worker and CLI download sharing this Redis)."""
+    with zoom_errors():
+        client = open_redis(settings, required=True)
+        assert client is not None
+        try:
+            _emit(archive_stats(client, Keys(settings.zoomq_key_prefix)))
+        finally:
+            client.close()
 
 
 def _manifest_keys(storage: Storage) -> Iterator[str]:
