@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import structlog
 
@@ -31,8 +31,53 @@ __all__ = ["ParkingScheduler", "SyncScheduler", "sync_window"]
 log = structlog.get_logger("zoomq.worker")
 
 
-class ParkingScheduler:
+class _Periodic:
+    """A daemon thread that calls ``tick`` every ``period`` seconds until stopped; a tick
+    that fails (Redis away) is logged and the next one tries again."""
+
+    #: The thread's name and the prefix of its log events.
+    name = "zoomq-periodic"
+    event = "periodic"
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception as exc:  # keep the thread alive, try again next period
+                log.error(f"{self.event}.tick_failed", error=type(exc).__name__, detail=str(exc))  # noqa: TRY400
+            if self._stop.wait(self.period):
+                return
+
+    def start(self) -> Self:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+        log.info(f"{self.event}.scheduler_started", period=self.period)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class ParkingScheduler(_Periodic):
     """Send parked tasks again when they are due."""
+
+    name, event = "zoomq-parking", "parking"
 
     def __init__(
         self,
@@ -58,8 +103,7 @@ class ParkingScheduler:
         self.batch = batch
         self.stale_after = stale_after
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(interval)
 
     def tick(self) -> int:
         """One pass: recover stale in-flight entries, send what is due; returns how many."""
@@ -112,32 +156,6 @@ class ParkingScheduler:
             self.send(message)
         return len(result.resend)
 
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception as exc:  # Redis away: keep the thread alive, try again
-                log.error("parking.tick_failed", error=type(exc).__name__, detail=str(exc))  # noqa: TRY400
-            if self._stop.wait(self.interval):
-                return
-
-    def start(self) -> ParkingScheduler:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="zoomq-parking", daemon=True)
-        self._thread.start()
-        log.info("parking.scheduler_started", interval=self.interval)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
 
 def sync_window(today: date, days: int) -> tuple[date, date]:
     """The last ``days`` days up to and including ``today`` (UTC), as a reconcile window."""
@@ -148,7 +166,7 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class SyncScheduler:
+class SyncScheduler(_Periodic):
     """Send one archive sync per connection every ``interval`` seconds, from one worker.
 
     The workers share a Redis key set with ``NX`` and an expiry of ``interval``: whoever sets
@@ -156,6 +174,8 @@ class SyncScheduler:
     worker that dies after setting it costs nothing: the key expires on its own. The syncs
     run as tasks (the ``downloads`` queue), never in this thread of the main process.
     """
+
+    name, event = "zoomq-archive-sync", "archive.sync"
 
     def __init__(
         self,
@@ -178,8 +198,7 @@ class SyncScheduler:
         self.today = today
         #: How often a worker checks whether this round is taken (at most a minute).
         self.poll = poll if poll is not None else min(interval, 60.0)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(self.poll)
 
     def tick(self) -> int:
         """Send this round's syncs if no worker has yet; returns how many were sent."""
@@ -192,25 +211,3 @@ class SyncScheduler:
             sent += 1
         log.info("archive.sync_scheduled", connections=sent, start=str(start), end=str(end))
         return sent
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception as exc:  # Redis away: keep the thread alive, try again
-                log.error("archive.sync_schedule_failed", error=type(exc).__name__, detail=str(exc))  # noqa: TRY400
-            if self._stop.wait(self.poll):
-                return
-
-    def start(self) -> SyncScheduler:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="zoomq-archive-sync", daemon=True)
-        self._thread.start()
-        log.info("archive.sync_scheduler_started", interval=self.interval, days=self.days)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
