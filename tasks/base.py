@@ -106,12 +106,13 @@ class ZoomqTask(Task[Any, Any]):
         self, args: tuple[Any, ...], kwargs: dict[str, Any], meta: dict[str, Any]
     ) -> tuple[list[Any], dict[str, Any]]:
         """The arguments again, with ``meta`` replaced, in the shape the task was sent."""
-        try:
-            bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
-        except TypeError:
-            return list(args), {**kwargs, "meta": meta}
-        bound.arguments["meta"] = meta
-        return list(bound.args), dict(bound.kwargs)
+        # Names stay names: a keyword such as download_token, made positional, would lose
+        # the name that redaction knows it by (in dead letters and reprs).
+        names = list(inspect.signature(self.run).parameters)
+        position = names.index("meta") if "meta" in names else len(args)
+        if position < len(args) and "meta" not in kwargs:
+            return [*args[:position], meta, *args[position + 1 :]], dict(kwargs)
+        return list(args), {**kwargs, "meta": meta}
 
     def handle_error(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Apply the queue's decision for ``exc``; returns a summary unless it retries."""

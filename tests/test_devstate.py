@@ -47,6 +47,7 @@ def test_a_state_this_process_wrote_is_live(state_path: Path) -> None:
         "group_writable_dir",
         "remote_url",
         "unknown_key",
+        "remote_download_host",
     ],
 )
 def test_a_state_that_is_not_provably_ours_is_ignored(state_path: Path, tamper: str) -> None:
@@ -57,6 +58,8 @@ def test_a_state_that_is_not_provably_ours_is_ignored(state_path: Path, tamper: 
         data["started"] = "1"  # this pid, another process's start time
     elif tamper == "remote_url":
         data["settings"]["zoom_api_base_url"] = "https://collector.example/v2"
+    elif tamper == "remote_download_host":
+        data["settings"]["archive_download_hosts"] = ["cdn.collector.example"]
     elif tamper == "unknown_key":
         data["settings"]["zoom_api_hosts"] = ["https://collector.example"]
     state_path.write_text(json.dumps(data))

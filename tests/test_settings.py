@@ -252,3 +252,12 @@ def test_a_keyword_that_names_no_field_is_refused() -> None:
     """An old flat name in code is an error, not a silent fall-back to the default."""
     with pytest.raises(TypeError, match="zoomq_max_retries"):
         Settings(_env_file=None, zoomq_max_retries=2)
+
+
+def test_an_archive_destination_of_another_scheme_is_refused() -> None:
+    """ZOOMQ_ARCHIVE_DEST=ftp://x is an error naming it, not a local folder named ftp:."""
+    from zoomq.settings import ArchiveSettings
+
+    with pytest.raises(ValidationError, match="not ftp://"):
+        ArchiveSettings(dest="ftp://x")
+    assert ArchiveSettings(dest="s3://bucket/p").dest == "s3://bucket/p"

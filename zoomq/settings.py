@@ -300,6 +300,14 @@ class ArchiveSettings(_Section):
     #: Size of a multipart upload's parts (S3's minimum is 5 MiB).
     s3_part_bytes: int = _env("ZOOMQ_ARCHIVE_S3_PART_BYTES", 8 << 20, ge=5 << 20)
 
+    @field_validator("dest")
+    @classmethod
+    def _known_destination(cls, v: str) -> str:
+        scheme = v.partition("://")[0] if "://" in v else ""
+        if scheme not in ("", "file", "s3"):
+            raise ValueError(f"a directory or s3://bucket/prefix, not {scheme}://")
+        return v
+
     @field_validator("file_types", "recording_types", "download_hosts", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:

@@ -223,7 +223,10 @@ def test_an_automation_bug_is_dead_lettered_with_its_url_token_redacted(e2e: E2E
     assert entry.error["type"] == "HTTPStatusError"
     assert DOWNLOAD_TOKEN not in entry.error["message"]
     assert entry.attempts == 1
-    (line,) = e2e.log_events("task.dead_lettered", task_id=run_key)
+    # The log line follows the store write: wait for it as for the entry.
+    (line,) = wait_for(
+        lambda: e2e.log_events("task.dead_lettered", task_id=run_key), what="the log line"
+    )
     assert line["reason"] == "unexpected_error"
     assert "access_token=[redacted]" in line["error"]["message"]
     assert "access_token=[redacted]" in line["traceback"]

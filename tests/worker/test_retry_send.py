@@ -67,3 +67,32 @@ def test_a_long_rate_limit_wait_parked_again_and_again_still_spends_its_budget()
     finally:
         app.close()
     assert [type(d) for d in decisions] == [Park] * 5 + [GiveUp]
+
+
+def test_a_dead_letter_keeps_keyword_arguments_by_name_so_they_are_redacted() -> None:
+    """download_token sent as a keyword stays one in the stored message: the redacted
+    views find it by name (made positional, it would be shown in the clear)."""
+    from zoomq.errors import RecordingGone
+    from zoomq.runtime.dlq import DeadLetter
+
+    app = create_celery(Settings(_env_file=None, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    task = app.tasks["zoomq.downloads.file"]
+    secret = "TOKEN-" + "z" * 20
+    kwargs = {"download_token": secret, "meta": {"correlation_id": "c-1"}}
+    task.push_request(id="dl-1", retries=0, delivery_info={}, called_directly=False)
+    try:
+        failure = task._failure(RecordingGone("gone"), ({"file_id": "f"}, "default"), kwargs)
+    finally:
+        task.pop_request()
+        app.close()
+    assert failure.message.kwargs["download_token"] == secret
+    entry = DeadLetter(
+        id="dl-1",
+        message=failure.message,
+        connection="default",
+        error={},
+        attempts=1,
+        first_at=0.0,
+        last_at=0.0,
+    )
+    assert secret not in repr(entry.redacted())

@@ -96,7 +96,10 @@ def _check(url: str, allowed_hosts: Callable[[str], bool], what: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DownloadRefused(f"{what} is not an http(s) URL")
     if not allowed_hosts(_host(url)):
-        raise DownloadRefused(f"{what} points at {parts.hostname}, not a Zoom host")
+        raise DownloadRefused(
+            f"{what} points at {_host(url)}, not a Zoom host (another host is allowed only "
+            "when ZOOMQ_ARCHIVE_DOWNLOAD_HOSTS lists it)"
+        )
 
 
 def download(

@@ -187,6 +187,12 @@ def open_storage(
         s3 = importlib.import_module("zoomq.archive.s3")
         remote: Storage = s3.S3Storage(dest, layout=layout, **dict(s3_options or {}))
         return remote
+    scheme = dest.partition("://")[0] if "://" in dest else ""
+    if scheme and scheme != "file":
+        raise ConfigurationError(
+            f"archive destination {dest!r}: a directory or s3://bucket/prefix, not {scheme}://"
+        )
+    dest = dest.removeprefix("file://")
     # By name too: local.py imports this module.
     local = importlib.import_module("zoomq.archive.local")
     directory: Storage = local.LocalStorage(dest, layout=layout)

@@ -157,7 +157,12 @@ def with_dev_state(settings: Settings, ctx: click.Context) -> Settings:
             )
             return settings
         values = {k: v for k, v in state.settings.items() if k not in settings.model_fields_set}
+        hosts = tuple(values.pop("archive_download_hosts", ()))
         from_dev = Settings(**values)
+        if hosts:  # added to the user's own, not instead of them
+            archive = from_dev.archive
+            wider = archive.model_copy(update={"download_hosts": (*archive.download_hosts, *hosts)})
+            from_dev = from_dev.model_copy(update={"archive": wider})
     except (ValidationError, ConfigurationError, TypeError):
         return settings  # not a state file this version wrote; ignore it as if stale
     click.echo(

@@ -287,6 +287,8 @@ def _run(
         sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
         sandbox_env = _sandbox_env(sandbox_url)
         env.update(sandbox_env)
+        # Recording downloads redirect to the sandbox's "CDN", on this host and port.
+        env["ZOOMQ_ARCHIVE_DOWNLOAD_HOSTS"] = f"127.0.0.1:{ports.sandbox}"
         # The sandbox tells the receiver about changes it makes, as Zoom would.
         sandbox = children.spawn(
             "sandbox",
@@ -302,6 +304,8 @@ def _run(
     children.spawn("worker", [*python, "worker"], env)
     children.check()
     state = _state_settings(env, sandbox_env)
+    if use_sandbox:
+        state["archive_download_hosts"] = [f"127.0.0.1:{ports.sandbox}"]
     if generated is not None:
         state["zoom_webhook_secret_token"] = generated
     write_state(state_file, state)

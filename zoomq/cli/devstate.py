@@ -40,6 +40,7 @@ ALLOWED = frozenset(
         "zoom_oauth_token_url",
         "zoom_oauth_authorize_url",
         "zoom_webhook_secret_token",
+        "archive_download_hosts",  # the sandbox's CDN: settings.archive.download_hosts
     }
 )
 _URLS = ("redis_url", "zoom_api_base_url", "zoom_oauth_token_url", "zoom_oauth_authorize_url")
@@ -115,6 +116,9 @@ def _read(path: Path) -> DevState | None:
     if not isinstance(pid, int) or pid <= 0 or not isinstance(settings, dict):
         return None
     if set(settings) - ALLOWED or not all(_loopback(settings.get(k)) for k in _URLS):
+        return None
+    hosts = settings.get("archive_download_hosts", [])
+    if not isinstance(hosts, list) or not all(_loopback(f"http://{h}") for h in hosts):
         return None
     return DevState(path=path, pid=pid, started=str(started or ""), settings=settings)
 

@@ -371,6 +371,8 @@ def _status_command(settings: Settings, meeting: str | None, dest: str | None) -
             _emit({"manifest": key, **manifest})
     if meeting and not found:
         fail(f"meeting {meeting}: nothing archived in {storage.describe()}", 1)
+    if not found:
+        click.echo(f"note: nothing archived in {storage.describe()} yet", err=True)
 
 
 @recordings_group.command("stats")
