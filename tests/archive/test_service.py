@@ -341,3 +341,19 @@ def test_the_counters_follow_stored_skipped_resumed_and_failed_files(
     shown = CliRunner().invoke(recordings_group, ["stats"], obj=settings)
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output) == expected
+
+
+def test_delete_after_archive_never_trashes_a_file_the_filter_left_out(
+    sandbox: SandboxServer, make_archiver: Callable[..., Archiver]
+) -> None:
+    """Archiving only MP4s, a meeting with another file stays in Zoom: that file was never
+    archived, and trashing would lose it."""
+    archiver = make_archiver(delete_after=True, file_types=("MP4",))
+    rec = recording(sandbox, [3 * KIB, 2 * KIB])
+    token = sandbox.state.issue_download_token()
+    accepted = archiver.accepted(rec, connection="default")
+    assert 0 < len(accepted) < len(rec["recording_files"])
+    for f in accepted:
+        archiver.archive_file(f, download_token=token)
+    assert rec["uuid"] in sandbox.state.store.recordings
+    assert not [r for r in sandbox.state.requests if r.method == "DELETE"]

@@ -21,7 +21,7 @@ import hashlib
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -44,9 +44,16 @@ MAX_REDIRECTS = 5
 #: Zoom's hosts: this and its subdomains.
 ZOOM_DOMAIN = "zoom.us"
 
-_TEXT_EXTENSIONS = frozenset({"txt", "vtt", "json", "csv", "srt"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+_HTML_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body)",
+    re.IGNORECASE | re.DOTALL,
+)
+#: Bytes of the body looked at before anything is stored.
+SNIFF_BYTES = 512
+#: Media: a body of one of these types is a page or an error, never the recording.
+_MEDIA_EXTENSIONS = frozenset({"mp4", "m4a", "mp3", "wav", "mov", "webm"})
+_NOT_MEDIA = ("text/", "application/json", "application/xml", "application/problem+json")
 
 
 def download_hosts(extra: Iterable[str] = ()) -> Callable[[str], bool]:
@@ -129,15 +136,22 @@ def download(
             headers["Authorization"] = f"Bearer {token}"
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
-            if response.status_code in _REDIRECTS:
-                location = response.headers.get("location")
-                if not location:
-                    raise ArchiveError(f"file {f.file_id}: a redirect without a Location")
-                url = urljoin(url, location)
-                _check(url, allowed_hosts, f"a redirect of file {f.file_id}")
-                continue
-            return _receive(response, f, upload, chunk_size, progress)
+        try:
+            with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                if response.status_code in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise ArchiveError(f"file {f.file_id}: a redirect without a Location")
+                    url = urljoin(url, location)
+                    _check(url, allowed_hosts, f"a redirect of file {f.file_id}")
+                    continue
+                return _receive(response, f, upload, chunk_size, progress)
+        except httpx.TransportError as exc:  # before the headers: nothing new stored
+            raise IncompleteDownload(
+                f"file {f.file_id}: {_host(url)} could not be reached ({type(exc).__name__})",
+                reached=upload.offset,
+                expected=f.file_size,
+            ) from exc
     raise DownloadRefused(f"file {f.file_id}: more than {MAX_REDIRECTS} redirects")
 
 
@@ -165,13 +179,60 @@ def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> Store
         raise IncompleteDownload(f"file {f.file_id}: stored part unusable (416)", reached=0)
     if status not in (200, 206):
         raise ArchiveError(f"file {f.file_id}: the download answered {status}")
-    if status == 200 and looks_like_html(response.headers.get("content-type"), b""):
-        raise DownloadUnauthorized(f"file {f.file_id}: the download answered a web page")
+    content_type = response.headers.get("content-type")
+    if looks_like_html(content_type, b"") or not _fits(f, content_type):
+        raise DownloadUnauthorized(
+            f"file {f.file_id}: the download answered {content_type or 'no type'}, not the file"
+        )
+    total = _total_size(response, offset)
+    if f.file_size and total is not None and total != f.file_size:
+        # A login page or an error document served as a download: not this file.
+        raise DownloadUnauthorized(
+            f"file {f.file_id}: the download is {total} bytes, the file {f.file_size}"
+        )
     if status == 206:
         start = response.headers.get("content-range", "").removeprefix("bytes ").split("-")[0]
         if start != str(offset):
             raise ArchiveError(f"file {f.file_id}: asked for bytes {offset}-, got {start}-")
     return None
+
+
+def _body(response: httpx.Response, f: RecordingFile, *, sniff: bool, skip: int) -> Iterator[bytes]:
+    """The body's chunks: the first ``SNIFF_BYTES`` held back until they are known not to
+    be a web page (``sniff``), and the first ``skip`` bytes dropped (a Range ignored)."""
+    head: list[bytes] | None = [] if sniff else None
+    for received in response.iter_bytes():
+        data = received
+        if head is not None:
+            head.append(received)
+            if sum(map(len, head)) < SNIFF_BYTES:
+                continue
+            data, head = _sniffed(f, b"".join(head)), None
+        dropped = min(skip, len(data))
+        skip -= dropped
+        yield data[dropped:] if dropped else data
+    if head is not None:  # a body shorter than SNIFF_BYTES
+        data = _sniffed(f, b"".join(head))
+        yield data[min(skip, len(data)) :]
+
+
+def _sniffed(f: RecordingFile, head: bytes) -> bytes:
+    """``head``, unless it is a web page where ``f`` was expected."""
+    if looks_like_html(None, head):
+        raise DownloadUnauthorized(
+            f"file {f.file_id}: the download answered a web page, not the file"
+        )
+    return head
+
+
+class _TooLong(ArchiveError):
+    """The body runs past the file's ``file_size``."""
+
+
+def _fits(f: RecordingFile, content_type: str | None) -> bool:
+    """Whether a body of ``content_type`` can be ``f`` (media is never text or JSON)."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return not (f.file_extension in _MEDIA_EXTENSIONS and kind.startswith(_NOT_MEDIA))
 
 
 def _receive(
@@ -186,23 +247,24 @@ def _receive(
         return done
     offset = upload.offset
     expected = f.file_size or _total_size(response, offset) or 0
+    if expected and offset > expected:
+        upload.abort()  # more stored than the file has: it cannot be this file
+        raise IncompleteDownload(
+            f"file {f.file_id}: {offset} bytes stored of a {expected}-byte file; starting over",
+            reached=0,
+            expected=expected,
+        )
     # A server that ignored the Range sends the file from 0: drop what is stored already.
     skip = offset if response.status_code == 200 else 0
     digest = upload.resume_hash() if offset else hashlib.sha256()
-    # Text files (chat, transcripts) may start like anything; media never with <html.
-    sniff = response.status_code == 200 and f.file_extension not in _TEXT_EXTENSIONS
     sink = _Sink(upload, digest, f, expected=expected, chunk_size=chunk_size, progress=progress)
+    # Nothing is stored before the first SNIFF_BYTES have been looked at: a page that
+    # splits its "<!DOCTYPE" across network chunks is still a page.
+    sniff = response.status_code == 200 or not offset
     try:
         try:
-            for received in response.iter_bytes():
-                if sniff and looks_like_html(None, received):
-                    raise DownloadUnauthorized(
-                        f"file {f.file_id}: the download answered a web page, not the file"
-                    )
-                sniff = False
-                dropped = min(skip, len(received))
-                skip -= dropped
-                sink.add(received[dropped:] if dropped else received)
+            for data in _body(response, f, sniff=sniff, skip=skip):
+                sink.add(data)
         except httpx.TransportError as exc:
             sink.close()  # what arrived is written: a resume loses nothing that came over
             raise IncompleteDownload(
@@ -211,6 +273,13 @@ def _receive(
                 reached=upload.offset,
                 expected=expected,
             ) from exc
+        except _TooLong:
+            sink.cancel()
+            upload.abort()  # a body longer than the file: none of it can be trusted
+            raise
+        except BaseException:
+            sink.cancel()  # refused, or the lock is lost: queued bytes are not written
+            raise
     finally:
         sink.close()  # every chunk written (or the first storage error raised) before this
     if not expected or sink.written < expected:
@@ -255,6 +324,7 @@ class _Sink:
         self._done = self._reported = upload.offset  # written by the thread / reported
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._cancelled = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="zoomq-archive-sink", daemon=True)
         self._thread.start()
@@ -265,6 +335,15 @@ class _Sink:
             self._pending_size += len(data)
         if self._pending_size >= self._chunk_size:
             self._flush()
+        else:
+            self._report()  # as bytes arrive: a lock the callback extends stays held
+
+    def cancel(self) -> None:
+        """Stop: what is pending or queued is dropped, not written."""
+        self._pending.clear()
+        self._pending_size = 0
+        self._cancelled = True
+        self.close()
 
     def close(self) -> None:
         """Write what is pending, wait for every piece; raise the upload's error, if any."""
@@ -282,7 +361,7 @@ class _Sink:
         if not self._pending:
             return
         if self._expected and self.written + self._pending_size > self._expected:
-            raise ArchiveError(f"file {self._file_id}: longer than its file_size {self._expected}")
+            raise _TooLong(f"file {self._file_id}: longer than its file_size {self._expected}")
         self._raise()
         self._chunks.put(b"".join(self._pending))
         self.written += self._pending_size
@@ -292,13 +371,13 @@ class _Sink:
 
     def _report(self) -> None:
         done = self._done
-        if self._progress is not None and done > self._reported:
-            self._progress(done - self._reported)
+        if self._progress is not None:
+            self._progress(done - self._reported)  # 0 too: the callback's heartbeat
         self._reported = done
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
-            if self._error is not None:
+            if self._error is not None or self._cancelled:
                 continue  # drain: the receiver sees the error at its next flush or close
             try:
                 self._upload.write(chunk)

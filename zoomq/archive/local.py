@@ -133,6 +133,19 @@ class LocalUpload:
     def commit(self, *, expected_size: int, sha256: str) -> StoredFile:
         """Fsync, check the byte count, rename onto the final path, fsync the directory."""
         self.flush()
+        # What is on disk, not what this upload counted: two writers of one .part (a lock
+        # that lapsed) must never make a file that only looks complete.
+        try:
+            on_disk = os.stat(self.part).st_size
+        except OSError as exc:
+            raise _storage_error(exc, self.part, "store") from exc
+        if on_disk != self.offset:
+            self.abort()
+            raise IncompleteDownload(
+                f"{self.key}: {on_disk} bytes on disk, {self.offset} written here; starting over",
+                reached=0,
+                expected=expected_size,
+            )
         if self.offset != expected_size:
             raise IncompleteDownload(
                 f"{self.key}: {self.offset} of {expected_size} bytes",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -384,8 +384,9 @@ class Archiver:
 
     # -- delete after archive --------------------------------------------------------
     def trash_if_complete(self, f: RecordingFile) -> bool:
-        """Move ``f``'s meeting's recordings to Zoom's trash if every file the filter wants is
-        stored and verified; never ``action=delete``. True when trashed now."""
+        """Move ``f``'s meeting's recordings to Zoom's trash once every file of the meeting is
+        stored and verified (a file the filter leaves out keeps it: it is never archived);
+        never ``action=delete``. True when trashed now."""
         if f.kind != "cloud":
             return False
         mkey = self.storage.manifest_key_for(f)
@@ -396,20 +397,9 @@ class Archiver:
             body = self._meeting_recordings(client, f)
         except RecordingGone:
             return False  # already gone: trashed earlier, or deleted in Zoom
-        wanted = [
-            g
-            for g in files_of(body, connection=f.connection, account=f.account)
-            # Any status: a file still processing is not archived yet, so it blocks.
-            if self.filter.accepts(replace(g, status="completed"))
-        ]
         manifest = self.storage.read_manifest(mkey) or {}
-        listed = manifest.get("files") or {}
-        for g in wanted:
-            stored = self.is_stored(g) if g.status == "completed" else None
-            entry = listed.get(g.file_id) or {}
-            if stored is None or entry.get("sha256") != stored.sha256:
-                log.info("archive.trash_waits", meeting_uuid=f.meeting_uuid, file_id=g.file_id)
-                return False
+        if not self._all_archived(f, body, manifest):
+            return False
         uuid = encode_path_value(f.meeting_uuid or f.meeting_id, uuid=True)
         try:
             client.request("DELETE", f"/meetings/{uuid}/recordings", params={"action": "trash"})
@@ -419,5 +409,25 @@ class Archiver:
             manifest = self.storage.read_manifest(mkey) or manifest
             manifest["trashed_at"] = _now_iso()
             self.storage.write_manifest(mkey, manifest)
-        log.info("archive.trashed", meeting_uuid=f.meeting_uuid, files=len(wanted))
+        log.info("archive.trashed", meeting_uuid=f.meeting_uuid)
+        return True
+
+    def _all_archived(
+        self, f: RecordingFile, body: Mapping[str, Any], manifest: Mapping[str, Any]
+    ) -> bool:
+        """Every file of the meeting, whatever the filter says and whatever its status, is
+        stored with the manifest's digest: one filtered out, still processing, or not yet
+        given a URL keeps the meeting in Zoom."""
+        wanted = files_of(body, connection=f.connection, account=f.account)
+        raw_files = body.get("recording_files")
+        if not wanted or not isinstance(raw_files, list) or len(raw_files) != len(wanted):
+            log.info("archive.trash_waits", meeting_uuid=f.meeting_uuid, why="files not final")
+            return False
+        listed = manifest.get("files") or {}
+        for g in wanted:
+            stored = self.is_stored(g) if g.status == "completed" else None
+            entry = listed.get(g.file_id) or {}
+            if stored is None or entry.get("sha256") != stored.sha256:
+                log.info("archive.trash_waits", meeting_uuid=f.meeting_uuid, file_id=g.file_id)
+                return False
         return True
