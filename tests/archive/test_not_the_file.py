@@ -135,3 +135,28 @@ def test_a_part_another_writer_grew_is_never_committed(tmp_path: Path) -> None:
         upload.commit(expected_size=10, sha256="0" * 64)
     assert not (storage.root / storage.key_for(f)).exists()
     assert not part.exists()
+
+
+def test_zoom_hosts_get_the_token_over_https_only(tmp_path: Path) -> None:
+    """http://…zoom.us is refused before a request is made: the token would travel in clear."""
+    from zoomq.archive import DownloadRefused
+
+    storage = LocalStorage(tmp_path)
+    with pytest.raises(DownloadRefused, match="https only"):
+        _fetch(storage, _file("http://us02web.zoom.us/rec/download/f1"))
+
+
+def test_a_file_size_that_is_not_a_number_is_unknown_not_a_crash() -> None:
+    """One odd file in a listing does not stop the whole sync or event."""
+    from zoomq.archive.files import files_of
+
+    recording = {
+        "id": 1,
+        "uuid": "u==",
+        "recording_files": [
+            {"id": "a", "download_url": "https://x.zoom.us/a", "file_size": "12.5"},
+            {"id": "b", "download_url": "https://x.zoom.us/b", "file_size": 7},
+        ],
+    }
+    sizes = [f.file_size for f in files_of(recording, connection="default", account="acc")]
+    assert sizes == [0, 7]

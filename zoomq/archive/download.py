@@ -102,6 +102,9 @@ def _check(url: str, allowed_hosts: Callable[[str], bool], what: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DownloadRefused(f"{what} is not an http(s) URL")
+    name = parts.hostname.lower()
+    if parts.scheme != "https" and (name == ZOOM_DOMAIN or name.endswith("." + ZOOM_DOMAIN)):
+        raise DownloadRefused(f"{what} is plain http: Zoom's hosts get the token over https only")
     if not allowed_hosts(_host(url)):
         raise DownloadRefused(
             f"{what} points at {_host(url)}, not a Zoom host (another host is allowed only "

@@ -69,7 +69,7 @@ def files_of(recording: Mapping[str, Any], *, connection: str, account: str) -> 
                 file_type=str(item.get("file_type") or "").upper(),
                 file_extension=str(item.get("file_extension") or "").lower(),
                 recording_type=str(item.get("recording_type") or ""),
-                file_size=int(item.get("file_size") or 0),
+                file_size=_size(item.get("file_size")),
                 download_url=str(item["download_url"]),
                 status=str(item.get("status") or "completed"),
                 kind="cloud",
@@ -98,7 +98,7 @@ def phone_files_of(
             file_type=str(recording.get("file_type") or "MP3").upper(),
             file_extension=str(recording.get("file_extension") or "mp3").lower(),
             recording_type=str(recording.get("recording_type") or "phone"),
-            file_size=int(recording.get("file_size") or 0),
+            file_size=_size(recording.get("file_size")),
             download_url=str(recording["download_url"]),
             status=str(recording.get("status") or "completed"),
             kind="phone",
@@ -121,3 +121,12 @@ class ArchiveFilter:
         if self.file_types and f.file_type.upper() not in {t.upper() for t in self.file_types}:
             return False
         return not self.recording_types or f.recording_type in self.recording_types
+
+
+def _size(value: Any) -> int:
+    """Zoom's ``file_size`` in bytes; 0 (unknown: the response tells) if it is not one."""
+    try:
+        size = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(size, 0)
