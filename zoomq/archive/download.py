@@ -36,7 +36,14 @@ from zoomq.errors import (
     RecordingGone,
 )
 
-__all__ = ["MAX_REDIRECTS", "ZOOM_DOMAIN", "download", "download_hosts", "looks_like_html"]
+__all__ = [
+    "MAX_REDIRECTS",
+    "SNIFF_BYTES",
+    "ZOOM_DOMAIN",
+    "download",
+    "download_hosts",
+    "looks_like_html",
+]
 
 #: Redirects followed before giving up (Zoom uses one).
 MAX_REDIRECTS = 5
@@ -228,10 +235,6 @@ def _sniffed(f: RecordingFile, head: bytes) -> bytes:
     return head
 
 
-class _TooLong(ArchiveError):
-    """The body runs past the file's ``file_size``."""
-
-
 def _fits(f: RecordingFile, content_type: str | None) -> bool:
     """Whether a body of ``content_type`` can be ``f`` (media is never text or JSON)."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
@@ -276,12 +279,10 @@ def _receive(
                 reached=upload.offset,
                 expected=expected,
             ) from exc
-        except _TooLong:
-            sink.cancel()
-            upload.abort()  # a body longer than the file: none of it can be trusted
-            raise
         except BaseException:
             sink.cancel()  # refused, or the lock is lost: queued bytes are not written
+            if sink.too_long:
+                upload.abort()  # a body longer than the file: none of it can be trusted
             raise
     finally:
         sink.close()  # every chunk written (or the first storage error raised) before this
@@ -329,6 +330,8 @@ class _Sink:
         self._error: BaseException | None = None
         self._cancelled = False
         self._closed = False
+        #: The body ran past the file's ``file_size``.
+        self.too_long = False
         self._thread = threading.Thread(target=self._run, name="zoomq-archive-sink", daemon=True)
         self._thread.start()
 
@@ -364,7 +367,8 @@ class _Sink:
         if not self._pending:
             return
         if self._expected and self.written + self._pending_size > self._expected:
-            raise _TooLong(f"file {self._file_id}: longer than its file_size {self._expected}")
+            self.too_long = True
+            raise ArchiveError(f"file {self._file_id}: longer than its file_size {self._expected}")
         self._raise()
         self._chunks.put(b"".join(self._pending))
         self.written += self._pending_size
