@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.sandbox_settings import sandbox_settings
 from zoomq.archive.files import RecordingFile, files_of
 from zoomq.archive.local import LocalStorage
 from zoomq.archive.service import Archiver, _Heartbeat
@@ -37,16 +38,8 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 def make_settings(sandbox: SandboxServer, redis_url: str, **archive: Any) -> Settings:
-    return Settings(
-        _env_file=None,
-        redis_url=redis_url,
-        zoom_api_base_url=sandbox.api_base_url,
-        zoom_oauth_token_url=sandbox.token_url,
-        zoom_account_id="sandbox-account",
-        zoom_client_id="sandbox-client",
-        zoom_client_secret="sandbox-secret",
-        zoom_api_hosts=("127.0.0.1",),
-        archive={"download_hosts": ("127.0.0.1",), **archive},
+    return sandbox_settings(
+        sandbox, redis_url, archive={"download_hosts": ("127.0.0.1",), **archive}
     )
 
 

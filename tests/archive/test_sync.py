@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.sandbox_settings import sandbox_settings
 from zoomq.archive.files import ArchiveFilter, RecordingFile
 from zoomq.archive.local import LocalStorage
 from zoomq.archive.service import Archiver
@@ -30,16 +31,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def settings(sandbox: SandboxServer, redis_url: str) -> Settings:
-    return Settings(
-        _env_file=None,
-        zoom_api_base_url=sandbox.api_base_url,
-        zoom_oauth_token_url=sandbox.token_url,
-        zoom_account_id="sandbox-account",
-        zoom_client_id="sandbox-client",
-        zoom_client_secret="sandbox-secret",
-        zoom_api_hosts=("127.0.0.1",),
-        redis_url=redis_url,
-    )
+    return sandbox_settings(sandbox, redis_url)
 
 
 @pytest.fixture

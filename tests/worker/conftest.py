@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.sandbox_settings import sandbox_settings
 from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 from zoomq.settings import Settings
@@ -19,13 +20,4 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def settings(sandbox: SandboxServer, redis_url: str) -> Settings:
-    return Settings(
-        _env_file=None,
-        redis_url=redis_url,
-        zoom_api_base_url=sandbox.api_base_url,
-        zoom_oauth_token_url=sandbox.token_url,
-        zoom_account_id="sandbox-account",
-        zoom_client_id="sandbox-client",
-        zoom_client_secret="sandbox-secret",
-        zoom_api_hosts=("127.0.0.1",),
-    )
+    return sandbox_settings(sandbox, redis_url)
