@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +205,36 @@ def test_validate_exits_1_and_lists_problems(loopback: LoopbackZoom) -> None:
     code, output = run("validate", "--to", url, "--secret", SECRET)
     assert code == 1
     assert "encryptedToken" in output
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:  # bound, never listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/webhooks/zoom"
+
+
+def test_scaled_waits_get_no_hint() -> None:
+    """With seconds-long waits there is nothing to explain."""
+    code, _, err = run_split(
+        "send", "meeting.created", "--to", _dead_url(), "--secret", SECRET, *FAST
+    )
+    assert code == 1
+    assert "connect_error" in err
+    assert "hint:" not in err
+
+
+def test_refused_connection_with_zoom_waits_names_time_scale() -> None:
+    """At Zoom's own schedule (5 min to the next try) the command says why it waits, once."""
+    argv = [sys.executable, "-m", "zoomq", "webhook", "send", "meeting.created"]
+    argv += ["--to", _dead_url(), "--secret", SECRET]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stderr is not None
+            lines = [proc.stderr.readline() for _ in range(3)]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=10)
+    assert "attempt 1: connect_error" in lines[1]
+    assert "retrying in 300 s" in lines[1]
+    assert lines[2].startswith("hint: nothing accepts connections")
+    assert "--time-scale 0.001" in lines[2]

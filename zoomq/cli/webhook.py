@@ -28,6 +28,8 @@ __all__ = ["SANDBOX_CREDENTIALS", "fetch_sandbox_recording", "webhook_group"]
 
 #: The sandbox's default Server-to-Server app (client_id, client_secret, account_id).
 SANDBOX_CREDENTIALS = ("sandbox-client", "sandbox-secret", "sandbox-account")
+#: A retry wait this long (s) after a refused connection earns a hint about --time-scale.
+_LONG_WAIT = 60.0
 
 
 def _parse_data(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -241,8 +243,24 @@ def send(
         except ZoomError as exc:
             raise click.BadParameter(str(exc), param_hint="--data") from None
 
+        hinted = False
+
         def print_attempt(attempt: Attempt) -> None:
+            nonlocal hinted
             click.echo(attempt.describe(), err=True)
+            # Zoom's first retry is 5 minutes away: a newcomer whose receiver is not up yet
+            # should not have to guess why the command seems to hang.
+            if (
+                not hinted
+                and attempt.error == "connect_error"
+                and (attempt.retry_in or 0) >= _LONG_WAIT
+            ):
+                hinted = True
+                click.echo(
+                    f"hint: nothing accepts connections at {url}; start the receiver, or pass "
+                    "--time-scale 0.001 to make Zoom's retry waits seconds (Ctrl-C stops)",
+                    err=True,
+                )
 
         click.echo(f"sending {event} ({size} bytes) to {url}", err=True)
         sender = WebhookSender(
