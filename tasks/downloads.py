@@ -18,6 +18,7 @@ from celery import Celery
 from tasks.base import ZoomqTask, safe_repr
 from tasks.runtime import get_runtime
 from zoomq.archive.files import RecordingFile
+from zoomq.archive.service import DOWNLOAD_HORIZON
 from zoomq.automations import Automation, AutomationContext
 from zoomq.errors import InvalidInput
 from zoomq.runtime.names import DOWNLOAD_FILE_TASK, DOWNLOADS_QUEUE
@@ -42,7 +43,7 @@ ARCHIVE_EVENTS = (
 )
 #: Long downloads outlive the queue's time limit (a 2 GiB file on a slow link); the file's
 #: lock, not the broker, keeps a second worker away.
-DOWNLOAD_TIME_LIMIT = 24 * 3600
+DOWNLOAD_TIME_LIMIT = DOWNLOAD_HORIZON
 
 
 def download_task_id(f: RecordingFile) -> str:

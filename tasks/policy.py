@@ -138,9 +138,8 @@ def _wait(
     assert isinstance(exc, ZoomError)
     reason = _snake(handled_as(exc).__name__)
     retry_after = float(getattr(exc, "retry_after", 0.0))
-    return _Again(
-        config.max_rate_limit_retries, reason, retry_after + rand() * config.rate_limit_jitter
-    )
+    budget = getattr(exc, "max_waits", None) or config.max_rate_limit_retries
+    return _Again(budget, reason, retry_after + rand() * config.rate_limit_jitter)
 
 
 def _park(

@@ -213,12 +213,17 @@ class StorageError(ArchiveError):
 
 
 class FileLocked(ArchiveError):
-    """Another worker holds this file's download lock; try again after ``retry_after``."""
+    """Another worker holds this file's download lock; try again after ``retry_after``.
 
-    def __init__(self, file_id: str, retry_after: float) -> None:
+    ``max_waits`` replaces the queue's rate-limit budget: a lock its owner keeps renewing is
+    progress, so a duplicate may wait as long as one download may take, not 50 short waits.
+    """
+
+    def __init__(self, file_id: str, retry_after: float, *, max_waits: int | None = None) -> None:
         super().__init__(f"file {file_id} is being archived elsewhere; retry in {retry_after:.1f}s")
         self.file_id = file_id
         self.retry_after = retry_after
+        self.max_waits = max_waits
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "file_id": self.file_id, "retry_after": self.retry_after}

@@ -14,7 +14,7 @@ import redis
 from tests.sandbox_settings import sandbox_settings
 from zoomq.archive.files import RecordingFile, files_of
 from zoomq.archive.local import LocalStorage
-from zoomq.archive.service import Archiver, _Heartbeat
+from zoomq.archive.service import DOWNLOAD_HORIZON, Archiver, _Heartbeat
 from zoomq.client.http import ZoomClient
 from zoomq.errors import (
     BadRequest,
@@ -133,6 +133,10 @@ def test_a_file_locked_by_another_worker_waits(
     with pytest.raises(FileLocked) as caught:
         archiver.archive_file(f, download_token=sandbox.state.issue_download_token())
     assert 1 < caught.value.retry_after <= 30
+    # Waits of at least a third of the lock timeout add up to a whole download's horizon.
+    waits = caught.value.max_waits
+    assert waits is not None
+    assert waits * archiver.lock_timeout / 3 >= DOWNLOAD_HORIZON
     assert cdn_hits(sandbox, f.file_id) == 0
 
 

@@ -24,6 +24,7 @@ from zoomq.errors import (
     Conflict,
     DailyLimitExceeded,
     DispatchIncomplete,
+    FileLocked,
     InvalidInput,
     MalformedWebhook,
     NotFound,
@@ -148,6 +149,18 @@ def test_a_step_in_progress_elsewhere_is_retried_after_its_lease() -> None:
     """A busy step lease is waited out like a rate limit."""
     decision = decide(StepInProgress("k", 30.0), {}, CONFIG, NOW, bottom)
     assert decision == RetryLater(30.0, "step_in_progress")
+
+
+def test_a_renewed_file_lock_is_waited_out_past_the_rate_limit_budget() -> None:
+    """FileLocked's own wait count replaces the rate-limit budget: the owner is downloading."""
+    locked = FileLocked("f1", 40.0, max_waits=2_000)
+    many = {"file_locked": CONFIG.max_rate_limit_retries * 10}
+    assert decide(locked, many, CONFIG, NOW, bottom) == RetryLater(40.0, "file_locked")
+    assert decide(locked, {"file_locked": 2_000}, CONFIG, NOW, top) == GiveUp("retries_exhausted")
+    # Without a count of its own it is a wait like any other.
+    plain = FileLocked("f1", 40.0)
+    spent = {"file_locked": CONFIG.max_rate_limit_retries}
+    assert decide(plain, spent, CONFIG, NOW, top) == GiveUp("retries_exhausted")
 
 
 def test_bugs_are_not_retried() -> None:

@@ -10,6 +10,7 @@ optional move of the meeting's recordings to Zoom's trash.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from zoomq.settings import Settings
 
 __all__ = [
+    "DOWNLOAD_HORIZON",
     "MANIFEST_WAIT",
     "STAT_NAMES",
     "ArchiveResult",
@@ -72,6 +74,9 @@ ClientFor = Callable[[str], "ZoomClient"]
 
 #: How long a manifest update waits for another worker's update of the same meeting.
 MANIFEST_WAIT = 10.0
+#: The longest one file's download may take (a 2 GiB file on a slow link): the download
+#: task's time limit, and how long a duplicate waits for a lock its owner keeps renewing.
+DOWNLOAD_HORIZON = 24 * 3600
 
 
 def archive_filter(settings: Settings) -> ArchiveFilter:
@@ -221,7 +226,9 @@ class Archiver:
             self.keys("archive", "lock", f.file_id), timeout=self.lock_timeout, blocking=False
         )
         if not lock.acquire():
-            raise FileLocked(f.file_id, retry_after=self._lock_wait(lock))
+            # A renewed lock is seen again within a third of its timeout at the earliest.
+            waits = math.ceil(DOWNLOAD_HORIZON / (self.lock_timeout / 3))
+            raise FileLocked(f.file_id, retry_after=self._lock_wait(lock), max_waits=waits)
         try:
             found = self.is_stored(f)  # finished by another worker just before we locked
             if found is not None:
