@@ -227,6 +227,24 @@ def test_manifests_are_json_objects_beside_the_files(s3: S3Server) -> None:
     assert json.loads(raw) == {"files": {"file-1": {"size": 1}}}
 
 
+def test_manifest_keys_lists_every_manifest_under_the_prefix_only(s3: S3Server) -> None:
+    """`recordings status` on S3: every manifest under the prefix, relative to it, paged."""
+    storage = storage_of(s3, prefix="listed")
+    wanted = [f"acct/2026-{m:02d}/meeting-{n}/manifest.json" for m in (1, 2) for n in range(3)]
+    for key in wanted:
+        storage.write_manifest(key, {"files": {}})
+    # A file beside them, a look-alike name, and a manifest under another prefix: none listed.
+    client = s3.client()
+    client.put_object(Bucket=s3.bucket, Key="listed/acct/2026-01/meeting-0/f.mp4", Body=b"x")
+    client.put_object(Bucket=s3.bucket, Key="listed/acct/old-manifest.json", Body=b"{}")
+    client.put_object(Bucket=s3.bucket, Key="listedx/acct/manifest.json", Body=b"{}")
+    client.put_object(Bucket=s3.bucket, Key="other/acct/manifest.json", Body=b"{}")
+    calls = count_calls(storage, "ListObjectsV2")
+    assert list(storage.manifest_keys()) == sorted(wanted)
+    assert calls
+    assert all(c["Prefix"] == "listed/" for c in calls)
+
+
 def test_open_storage_reads_the_destination(s3: S3Server) -> None:
     """``s3://bucket/prefix`` names the bucket and prefix; the part size is checked."""
     storage = storage_of(s3, prefix="a/b/")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -94,6 +97,22 @@ def test_completed_then_transcript_lands_in_s3_byte_identical(
         assert cdn_offsets(archive, f.file_id) == [0]
     leaked = [line for line in archive.logs() if token in json.dumps(line)]
     assert leaked == []
+    # `recordings status` lists the bucket's manifests as the local backend's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM", "AWS_"))}
+    env |= {
+        "ZOOMQ_ARCHIVE_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "ZOOMQ_ARCHIVE_S3_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+    }
+    dest = f"s3://{s3_server.bucket}/{PREFIX}"
+    argv = [sys.executable, "-m", "zoomq", "recordings", "status", "--dest", dest]
+    argv += ["--meeting", str(rec["uuid"])]
+    status = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert status.returncode == 0, status.stderr
+    [listed] = [json.loads(line) for line in status.stdout.splitlines()]
+    assert listed["manifest"] == storage.manifest_key_for(files[0])
+    assert set(listed["files"]) == ids
 
 
 def test_kill_9_mid_file_resumes_from_the_uploaded_parts(

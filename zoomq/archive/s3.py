@@ -146,6 +146,19 @@ class S3Storage:
                 Bucket=self.bucket, Key=obj, Body=body, ContentType="application/json"
             )
 
+    def manifest_keys(self) -> Iterator[str]:
+        """Every manifest's key under the prefix, in key order (``recordings status``)."""
+        base = f"{self.prefix}/" if self.prefix else ""
+        with self.errors():
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    obj = item.get("Key", "")
+                    if posixpath.basename(obj) == MANIFEST_NAME:
+                        yield obj.removeprefix(base)
+
     # -- plumbing shared with S3Upload ------------------------------------------------
 
     def object_key(self, key: str) -> str:
