@@ -6,6 +6,8 @@
 - ``zoomq.downloads.file`` one recording file into the archive (``tasks.downloads``)
 - ``zoomq.downloads.sync`` one connection's recordings reconciled with the archive
   (``tasks.sync``)
+- ``zoomq.jobs.callback`` a finished bulk job's signed completion callback
+  (``tasks.callbacks``)
 
 Queue-level retries live in one place, ``tasks.base.ZoomqTask``, and its decisions in
 ``tasks.policy``. Tasks are registered on zoomq's own app (``register_tasks``), not as
@@ -31,3 +33,7 @@ def register_tasks(app: Celery) -> None:
     automations.register(app)
     downloads.register(app)
     sync.register(app)
+    # The completion callback of bulk jobs, registered apart from the bulk tasks.
+    from tasks import callbacks
+
+    callbacks.register(app)
