@@ -314,9 +314,7 @@ class JobsAPI:
     async def retry_failed(self, request: Request, tenant: Tenant) -> Response:
         job_id = request.path_params["job_id"]
         _only_params(request, set())
-        view = await run_in_threadpool(
-            retry_failed, self.store(), self.fanout, job_id, tenant.name
-        )
+        view = await run_in_threadpool(retry_failed, self.store(), self.fanout, job_id, tenant.name)
         if view is None:
             raise _not_found(job_id)
         return _json(200, self._body(view))

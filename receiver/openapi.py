@@ -284,9 +284,7 @@ def _reply(reply: Reply) -> dict[str, Any]:
 @cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``/v1`` (built once per process)."""
-    _, schemas = models_json_schema(
-        [(m, "serialization") for m in _models()], ref_template=_REF
-    )
+    _, schemas = models_json_schema([(m, "serialization") for m in _models()], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         entry: dict[str, Any] = {

@@ -18,7 +18,6 @@ from celery import Celery
 
 from tasks.base import ZoomqTask
 from tasks.runtime import Runtime, get_runtime
-from zoomq.clock import SystemClock
 from zoomq.errors import ConfigurationError
 from zoomq.jobs.callback import CallbackHosts, deliver, webhook_id
 from zoomq.jobs.models import JobStatus
@@ -40,7 +39,7 @@ def callback_marker(runtime: Runtime, job_id: str, msg_id: str) -> str:
 def send_callback(runtime: Runtime, job_id: str) -> dict[str, Any]:
     """The task's body: deliver ``job_id``'s completion callback unless already delivered."""
     config = runtime.settings.jobs
-    store = JobStore(runtime.redis, runtime.keys, SystemClock(), config.retention)
+    store = JobStore(runtime.redis, keys=runtime.keys, retention=config.retention)
     view = store.get(job_id)
     if view is None:
         log.info("jobs.callback.no_job", job_id=job_id)
@@ -68,7 +67,7 @@ def register(app: Celery) -> ZoomqTask:
         structlog.contextvars.bind_contextvars(job_id=job_id)
         return send_callback(get_runtime(self.app), job_id)
 
-    task: ZoomqTask = app.task(
-        name=JOB_CALLBACK_TASK, base=ZoomqTask, bind=True, shared=False
-    )(callback)
+    task: ZoomqTask = app.task(name=JOB_CALLBACK_TASK, base=ZoomqTask, bind=True, shared=False)(
+        callback
+    )
     return task

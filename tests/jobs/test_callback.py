@@ -136,8 +136,10 @@ def test_a_name_resolving_to_a_private_address_is_refused() -> None:
         ("localhost", "http://localhost:9999/cb", ["127.0.0.1"]),
     ]:
 
-        def resolver(name: str, port: int, answer: list[str] = addresses) -> list[str]:
-            assert name == host
+        def resolver(
+            name: str, port: int, answer: list[str] = addresses, want: str = host
+        ) -> list[str]:
+            assert name == want
             return answer
 
         with pytest.raises(InvalidInput, match="non-public"):
@@ -171,7 +173,9 @@ def test_the_checked_address_is_the_one_connected_to() -> None:
 
 def test_hosts_entries() -> None:
     """A bare host is https on 443, host:port https on that port; http only when spelled."""
-    hosts = CallbackHosts.parse(["Hooks.Example.com.", "api.example.com:8443", "http://10.0.0.5:81"])
+    hosts = CallbackHosts.parse(
+        ["Hooks.Example.com.", "api.example.com:8443", "http://10.0.0.5:81"]
+    )
     assert hosts.origins == {
         ("https", "hooks.example.com", 443),
         ("https", "api.example.com", 8443),

@@ -25,8 +25,7 @@ from zoomq.errors import (
     Unauthorized,
     UnexpectedStatus,
 )
-from zoomq.jobs import Client
-from zoomq.jobs.client import JSON_ITEMS
+from zoomq.jobs.client import JSON_ITEMS, Client
 from zoomq.jobs.models import ItemState
 
 KEY = "k" * 40
@@ -87,15 +86,15 @@ def test_a_short_list_goes_as_one_json_body() -> None:
 def test_an_iterable_is_streamed_as_ndjson() -> None:
     """A generator is sent line by line (chunked), the other fields as query parameters."""
     seen: list[tuple[httpx.Request, bytes]] = []
-    pulled: list[int] = []
 
     def items() -> Iterator[dict[str, Any]]:
         for n in range(JSON_ITEMS + 5):
-            pulled.append(n)
             yield {"userId": f"u{n}"}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        assert pulled == [], "the body is not built before it is sent"
+        # A stream of unknown length: chunked, never measured (so never built) up front.
+        assert request.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in request.headers
         seen.append((request, request.read()))
         return httpx.Response(202, json={**ACCEPTED, "items": JSON_ITEMS + 5})
 

@@ -45,7 +45,9 @@ def test_each_key_names_its_tenant() -> None:
         ("Bearer " + "z" * 5000, "invalid_token"),
     ],
 )
-def test_missing_or_wrong_key_is_401_with_a_challenge(header: str | None, error: str | None) -> None:
+def test_missing_or_wrong_key_is_401_with_a_challenge(
+    header: str | None, error: str | None
+) -> None:
     """No key: a bare Bearer challenge; a wrong one: error="invalid_token" (RFC 6750)."""
     found = keys().authenticate(header)
     assert isinstance(found, AuthFailure)
@@ -60,10 +62,11 @@ def test_every_key_is_compared_whichever_matches(monkeypatch: pytest.MonkeyPatch
     """No early exit: the first key, the last key and a wrong key cost the same comparisons,
     each of two fixed-length digests (so a key's length does not show either)."""
     calls: list[tuple[int, int]] = []
+    compare = hmac.compare_digest
 
     def counting(a: bytes, b: bytes) -> bool:
         calls.append((len(a), len(b)))
-        return hmac.compare_digest(a, b)
+        return compare(a, b)
 
     monkeypatch.setattr(apikeys.hmac, "compare_digest", counting)
     api = keys()

@@ -236,7 +236,9 @@ def _failed(job: JobBody) -> int:
 
 
 @jobs_group.command("submit")
-@click.option("--action", "-a", required=True, help="The catalog action, e.g. addMeetingRegistrant.")
+@click.option(
+    "--action", "-a", required=True, help="The catalog action, e.g. addMeetingRegistrant."
+)
 @click.option(
     "--items",
     "items_path",

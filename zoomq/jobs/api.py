@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from zoomq.jobs.models import ItemResult, JobView
 
@@ -19,12 +19,11 @@ __all__ = [
     "NDJSON",
     "Accepted",
     "ErrorBody",
-    "JobBody",
     "ItemsPage",
+    "JobBody",
     "JobList",
     "ParamError",
     "RequestErrors",
-    "SubmitParams",
 ]
 
 API_PREFIX = "/v1"
@@ -34,16 +33,6 @@ NDJSON = "application/x-ndjson"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SubmitParams(_Body):
-    """``POST /v1/jobs`` with an NDJSON body: every field but ``items``, as query parameters."""
-
-    action: str = Field(min_length=1, max_length=64)
-    connection: str | None = Field(None, min_length=1, max_length=64)
-    idempotency_key: str | None = Field(None, min_length=1, max_length=255)
-    callback_url: str | None = Field(None, min_length=1, max_length=2048)
-    priority: Literal["low", "normal", "high"] = "normal"
 
 
 class Accepted(_Body):
