@@ -48,6 +48,7 @@ from starlette.routing import Route
 from receiver.apikeys import ApiKeys, AuthFailure, Tenant, forbidden
 from receiver.body import BodyTooLarge, read_body
 from receiver.openapi import (
+    MAX_CURSOR,
     MAX_ITEMS_PAGE,
     MAX_JOBS_PAGE,
     OPENAPI_PATH,
@@ -245,14 +246,13 @@ class JobsAPI:
     # -- routes ----------------------------------------------------------------------
 
     async def get_job(self, request: Request, tenant: Tenant) -> Response:
-        _only_params(request, set())
         view = await self._view(request.path_params["job_id"], tenant)
         return _json(200, self._body(view))
 
     async def list_jobs(self, request: Request, tenant: Tenant) -> Response:
-        cursor = _int_param(request, "cursor", 0, 0, None)
-        limit = _int_param(request, "limit", 20, 1, MAX_JOBS_PAGE)
         _only_params(request, {"cursor", "limit"})
+        cursor = _int_param(request, "cursor", 0, 0, MAX_CURSOR)
+        limit = _int_param(request, "limit", 20, 1, MAX_JOBS_PAGE)
         views, next_cursor = await run_in_threadpool(
             self.store().list_jobs, tenant.name, limit, cursor
         )
@@ -261,17 +261,17 @@ class JobsAPI:
 
     async def items(self, request: Request, tenant: Tenant) -> Response:
         job_id = request.path_params["job_id"]
+        _only_params(request, {"state", "cursor", "limit"})
         raw_state = request.query_params.get("state")
         state: ItemState | None = None
-        if raw_state:
+        if raw_state is not None:
             try:
                 state = ItemState(raw_state)
             except ValueError:
                 known = ", ".join(s.value for s in ItemState)
                 raise _invalid("bad state", ("state", f"one of {known}")) from None
-        cursor = _int_param(request, "cursor", 0, 0, None)
+        cursor = _int_param(request, "cursor", 0, 0, MAX_CURSOR)
         limit = _int_param(request, "limit", 100, 1, MAX_ITEMS_PAGE)
-        _only_params(request, {"state", "cursor", "limit"})
         await self._view(job_id, tenant)
         found, next_cursor = await run_in_threadpool(
             self.store().items, job_id, state, cursor, limit
@@ -280,7 +280,6 @@ class JobsAPI:
 
     async def results(self, request: Request, tenant: Tenant) -> Response:
         job_id = request.path_params["job_id"]
-        _only_params(request, set())
         await self._view(job_id, tenant)
         store = self.store()
 
@@ -305,7 +304,6 @@ class JobsAPI:
 
     async def cancel(self, request: Request, tenant: Tenant) -> Response:
         job_id = request.path_params["job_id"]
-        _only_params(request, set())
         view = await run_in_threadpool(cancel, self.store(), self.fanout, job_id, tenant.name)
         if view is None:
             raise _not_found(job_id)
@@ -313,7 +311,6 @@ class JobsAPI:
 
     async def retry_failed(self, request: Request, tenant: Tenant) -> Response:
         job_id = request.path_params["job_id"]
-        _only_params(request, set())
         view = await run_in_threadpool(retry_failed, self.store(), self.fanout, job_id, tenant.name)
         if view is None:
             raise _not_found(job_id)
@@ -384,12 +381,7 @@ class JobsAPI:
 
     def _ndjson_request(self, request: Request) -> JobRequest:
         params = request.query_params
-        unknown = sorted(set(params) - set(submit_query_fields()))
-        if unknown:
-            raise _invalid("unknown query parameters", *((n, "not a parameter") for n in unknown))
-        repeated = sorted(n for n in set(params) if len(params.getlist(n)) > 1)
-        if repeated:
-            raise _invalid("repeated query parameters", *((n, "given twice") for n in repeated))
+        _only_params(request, set(submit_query_fields()))
         try:
             return JobRequest.model_validate({**dict(params), "items": []})
         except ValidationError as exc:
@@ -475,24 +467,28 @@ def _not_found(job_id: str) -> _Refusal:
     return _refuse(404, "not_found", f"no job {job_id!r}")
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise _invalid(f"bad {name}", (name, "expected an integer")) from None
-    if value < low or (high is not None and value > high):
-        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise _invalid(f"bad {name}", (name, f"expected {bound}"))
+    if not low <= value <= high:
+        raise _invalid(f"bad {name}", (name, f"expected from {low} to {high}"))
     return value
 
 
 def _only_params(request: Request, known: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - known)
+    """Only ``known`` query parameters, each at most once."""
+    params = request.query_params
+    unknown = sorted(set(params) - known)
     if unknown:
         raise _invalid("unknown query parameters", *((n, "not a parameter") for n in unknown))
+    repeated = sorted(n for n in set(params) if len(params.getlist(n)) > 1)
+    if repeated:
+        raise _invalid("repeated query parameters", *((n, "given twice") for n in repeated))
 
 
 def jobs_routes(runtime: ReceiverRuntime) -> list[Route]:
@@ -500,10 +496,15 @@ def jobs_routes(runtime: ReceiverRuntime) -> list[Route]:
     api = JobsAPI(runtime)
     jobs = f"{API_PREFIX}/jobs"
     job = f"{jobs}/{{job_id}}"
+    submit_job, list_jobs = api.route(api.submit), api.route(api.list_jobs)
+
+    async def jobs_endpoint(request: Request) -> Response:
+        # One route for both methods, so a 405 there lists both in ``Allow``.
+        return await (submit_job if request.method == "POST" else list_jobs)(request)
+
     return [
         Route(OPENAPI_PATH, api.openapi, methods=["GET"], name="v1_openapi"),
-        Route(jobs, api.route(api.submit), methods=["POST"], name="v1_submit"),
-        Route(jobs, api.route(api.list_jobs), methods=["GET"], name="v1_list"),
+        Route(jobs, jobs_endpoint, methods=["GET", "POST"], name="v1_jobs"),
         Route(job, api.route(api.get_job), methods=["GET"], name="v1_job"),
         Route(f"{job}/items", api.route(api.items), methods=["GET"], name="v1_items"),
         Route(f"{job}/results", api.route(api.results), methods=["GET"], name="v1_results"),

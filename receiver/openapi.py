@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from receiver.apikeys import BEARER_REALM
+from zoomq.actions import CATALOG
 from zoomq.jobs.api import (
     API_PREFIX,
     NDJSON,
@@ -30,6 +31,7 @@ from zoomq.jobs.api import (
 from zoomq.jobs.models import ItemErrorReport, ItemResult, ItemState, JobRequest
 
 __all__ = [
+    "MAX_CURSOR",
     "MAX_ITEMS_PAGE",
     "MAX_JOBS_PAGE",
     "OPENAPI_PATH",
@@ -42,6 +44,8 @@ __all__ = [
 
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 MAX_ITEMS_PAGE = 1000
+#: Largest cursor accepted (a page's ``next_cursor`` is an offset, far below it).
+MAX_CURSOR = 2**31 - 1
 MAX_JOBS_PAGE = 100
 
 _REF = "#/components/schemas/{model}"
@@ -99,8 +103,17 @@ def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k != "default"}
 
 
+def _narrowed(schema: dict[str, Any]) -> dict[str, Any]:
+    """``JobRequest``'s schema with what its validators check spelled out: the actions of
+    the catalog, at least one item."""
+    properties = dict(schema["properties"])
+    properties["action"] = {**properties["action"], "enum": sorted(CATALOG)}
+    properties["items"] = {**properties["items"], "minItems": 1}
+    return {**schema, "properties": properties}
+
+
 def _submit_parameters() -> tuple[dict[str, Any], ...]:
-    properties = JobRequest.model_json_schema(ref_template=_REF)["properties"]
+    properties = _narrowed(JobRequest.model_json_schema(ref_template=_REF))["properties"]
     return tuple(
         {
             "name": name,
@@ -161,7 +174,7 @@ def _operations() -> tuple[Operation, ...]:
                     "name": "cursor",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR},
                 },
                 {
                     "name": "limit",
@@ -203,7 +216,7 @@ def _operations() -> tuple[Operation, ...]:
                     "name": "cursor",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR},
                 },
                 {
                     "name": "limit",
@@ -271,8 +284,25 @@ def _content(reply: Reply) -> dict[str, Any]:
     return {reply.media: {"schema": schema}}
 
 
+#: Where a submitted job's id goes next (OpenAPI links: clients and schemathesis follow them).
+_JOB_LINKS = {
+    name: {"operationId": op, "parameters": {"job_id": "$response.body#/job_id"}}
+    for name, op in (
+        ("status", "getJob"),
+        ("items", "listJobItems"),
+        ("results", "getJobResults"),
+        ("cancel", "cancelJob"),
+        ("retry", "retryFailedItems"),
+    )
+}
+#: A request that is valid on any receiver with a default connection.
+_EXAMPLE = {"action": "getUser", "items": [{"userId": "me"}, {"userId": "someone@example.com"}]}
+
+
 def _reply(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"description": reply.description, "content": _content(reply)}
+    if reply.model is Accepted or reply.model is JobBody:
+        out["links"] = _JOB_LINKS
     if reply.headers:
         out["headers"] = {
             name: {"description": text, "schema": {"type": "string"}}
@@ -285,6 +315,8 @@ def _reply(reply: Reply) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``/v1`` (built once per process)."""
     _, schemas = models_json_schema([(m, "serialization") for m in _models()], ref_template=_REF)
+    components = dict(schemas.get("$defs", {}))
+    components["JobRequest"] = _narrowed(components["JobRequest"])
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         entry: dict[str, Any] = {
@@ -299,7 +331,10 @@ def openapi_document() -> dict[str, Any]:
             entry["requestBody"] = {
                 "required": True,
                 "content": {
-                    "application/json": {"schema": {"$ref": _REF.format(model="JobRequest")}},
+                    "application/json": {
+                        "schema": {"$ref": _REF.format(model="JobRequest")},
+                        "example": _EXAMPLE,
+                    },
                     NDJSON: {
                         "schema": {
                             "type": "string",
@@ -332,7 +367,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": components,
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
