@@ -11,11 +11,16 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from tasks.callbacks import send_callback
+from tasks.runtime import Runtime
 from tests.client.listener import Listener, Seen
 from zoomq.clock import SystemClock
 from zoomq.errors import InvalidInput, TransportError
 from zoomq.jobs.callback import CALLBACK_EVENT, CallbackHosts, build_request, deliver, webhook_id
-from zoomq.jobs.models import ItemState, JobStatus, JobView
+from zoomq.jobs.models import ItemState, JobRequest, JobStatus, JobView
+from zoomq.jobs.submit import Fanout, submit
+from zoomq.runtime.jobs import JobStore, Outcome
+from zoomq.settings import JobsSettings, Settings
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -52,7 +57,7 @@ def test_delivered_signed_to_a_real_listener() -> None:
         job = view(trap.url + "/hooks/zoomq?x=1")
         hosts = CallbackHosts.parse([trap.url])
         sent = deliver(job, hosts, SECRET, resolver=no_dns)
-    assert sent["status"] == 200
+    assert sent["http_status"] == 200
     [seen] = trap.seen
     assert (seen.method, seen.path) == ("POST", "/hooks/zoomq?x=1")
     payload = Webhook(SECRET).verify(seen.body, seen.headers)
@@ -185,3 +190,60 @@ def test_hosts_entries() -> None:
     assert hosts.check("http://10.0.0.5:81/cb")[1] == "10.0.0.5"  # listed: allowed
     with pytest.raises(ValueError, match="host"):
         CallbackHosts.parse(["https://example.com/path"])
+
+
+# -- the task's body over a real Redis ---------------------------------------------------
+
+
+def _finished_job(settings: Settings, url: str, *, finish: bool = True) -> str:
+    """A job stored by the core's submit(), its one item finished through the store."""
+    runtime = Runtime(settings)
+    store = JobStore(runtime.redis, keys=runtime.keys, retention=settings.jobs.retention)
+    fanout = Fanout(settings.jobs)
+    request = JobRequest(action="getUser", items=[{"userId": "me"}], callback_url=url)
+    view, _ = submit(store, fanout, "tenant-a", request)
+    if finish:
+        store.start(view.job_id, [0])
+        store.finish(view.job_id, [Outcome(0, ItemState.SUCCEEDED, output={"id": "me"})])
+    runtime.close()
+    return view.job_id
+
+
+def _settings(redis_url: str, trap: Listener) -> Settings:
+    jobs = JobsSettings(
+        api_keys=[], callback_hosts=(trap.url,), callback_secret=SECRET, retention=600
+    )
+    return Settings(_env_file=None, redis_url=redis_url, jobs=jobs)
+
+
+def test_the_task_delivers_once_per_completion(redis_url: str) -> None:
+    """send_callback posts the finished job once; a redelivered task sends nothing more."""
+    with Listener() as trap:
+        settings = _settings(redis_url, trap)
+        job_id = _finished_job(settings, trap.url + "/done")
+        runtime = Runtime(settings)
+        try:
+            first = send_callback(runtime, job_id)
+            again = send_callback(runtime, job_id)
+        finally:
+            runtime.close()
+    assert first["status"] == "delivered"
+    assert again["status"] == "already_delivered"
+    [seen] = trap.seen
+    payload = Webhook(SECRET).verify(seen.body, seen.headers)
+    assert payload["data"]["job_id"] == job_id
+    assert payload["data"]["status"] == "completed"
+    assert payload["data"]["counts"]["succeeded"] == 1
+
+
+def test_the_task_skips_an_unfinished_or_gone_job(redis_url: str) -> None:
+    with Listener() as trap:
+        settings = _settings(redis_url, trap)
+        job_id = _finished_job(settings, trap.url + "/done", finish=False)
+        runtime = Runtime(settings)
+        try:
+            assert send_callback(runtime, job_id)["status"] == "skipped"
+            assert send_callback(runtime, "no-such-job")["status"] == "gone"
+        finally:
+            runtime.close()
+    assert trap.seen == []

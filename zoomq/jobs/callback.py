@@ -278,4 +278,4 @@ def deliver(
         raise _refuse(f"answered a redirect ({status}); redirects are not followed")
     if not 200 <= status < 300:
         raise TransportError(f"callback to {request.host} answered {status}")
-    return {"status": status, "webhook_id": request.headers["webhook-id"]}
+    return {"http_status": status, "webhook_id": request.headers["webhook-id"]}
