@@ -84,6 +84,7 @@ __all__ = [
     "MAX_JSON_BYTES",
     "MAX_LINE_BYTES",
     "SPOOL_MEMORY",
+    "JobsAPI",
     "jobs_routes",
 ]
 
