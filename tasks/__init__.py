@@ -6,6 +6,7 @@
 - ``zoomq.downloads.file`` one recording file into the archive (``tasks.downloads``)
 - ``zoomq.downloads.sync`` one connection's recordings reconciled with the archive
   (``tasks.sync``)
+- ``zoomq.jobs.run_chunk`` some items of one bulk job (``tasks.bulk``)
 - ``zoomq.jobs.callback`` a finished bulk job's signed completion callback
   (``tasks.callbacks``)
 
@@ -26,14 +27,12 @@ __all__ = ["register_tasks"]
 
 def register_tasks(app: Celery) -> None:
     """Register every zoomq task on ``app`` (``shared=False``: on this app only)."""
-    from tasks import actions, automations, downloads, events, sync
+    from tasks import actions, automations, bulk, callbacks, downloads, events, sync
 
     actions.register(app)
     events.register(app)
     automations.register(app)
     downloads.register(app)
     sync.register(app)
-    # The completion callback of bulk jobs, registered apart from the bulk tasks.
-    from tasks import callbacks
-
+    bulk.register(app)
     callbacks.register(app)

@@ -74,7 +74,8 @@ _RATE_SAMPLE = 5.0
 #   start   idx...          q or r -> r (attempts + 1) unless the job is cancelled;
 #                           returns {cancelled, idx, attempts, idx, attempts, ...}
 #   finish  idx state out   r or q -> state, with its output or error
-#   requeue idx...          r -> q (an item handed back to run later)
+#   requeue counted idx...  r -> q (handed back to run later); counted '0': the attempt
+#                           did not happen (a rate-limit wait), so it is not counted
 #   cancel  idx...          q -> c
 #   retry   idx...          f or d -> q (and the job is running again, not cancelled)
 #   check   (none)          only whether the job is finished
@@ -128,9 +129,13 @@ if mode == 'finish' then
     end
   end
 elseif mode == 'requeue' then
-  for k = 7, #ARGV do
+  local counted = ARGV[7] == '1'
+  for k = 8, #ARGV do
     local s, a = get(ARGV[k])
-    if s == 'r' then move(ARGV[k], s, 'q', a); changed = changed + 1 end
+    if s == 'r' then
+      move(ARGV[k], s, 'q', counted and a or math.max(a - 1, 0))
+      changed = changed + 1
+    end
   end
 elseif mode == 'cancel' then
   for k = 7, #ARGV do
@@ -666,9 +671,15 @@ class JobStore:
         raw = self._run(job_id, "finish", args, callback)
         return len(raw) > 1 and bool(raw[1])
 
-    def requeue(self, job_id: str, indexes: Sequence[int]) -> int:
-        """Running items handed back (to run in a later delivery): queued again."""
-        raw = self._run(job_id, "requeue", list(indexes))
+    def requeue(self, job_id: str, indexes: Sequence[int], *, counted: bool = True) -> int:
+        """Running items handed back (to run in a later delivery): queued again.
+
+        ``counted`` False: the attempt never reached Zoom (a rate-limit wait, a lease held
+        elsewhere), so it does not count among the item's attempts.
+        """
+        if not indexes:
+            return 0
+        raw = self._run(job_id, "requeue", ["1" if counted else "0", *indexes])
         return max(0, int(raw[0]))
 
     def cancel(self, job_id: str, callback: QueuedMessage | None = None) -> JobView | None:
@@ -704,6 +715,14 @@ class JobStore:
             if self._run(job_id, "retry", part)[0] > 0:
                 moved += part
         return moved
+
+    def note(self, job_id: str, errors: Mapping[int, ItemError]) -> None:
+        """Why items wait (a daily limit): shown with them until they finish."""
+        encoded = {i: Outcome(i, ItemState.QUEUED, error=e).encode() for i, e in errors.items()}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.keys.job(job_id, "out"), mapping=encoded)  # type: ignore[arg-type]
+        pipe.expire(self.keys.job(job_id, "out"), self.retention)
+        pipe.execute()
 
     def cancelled(self, job_id: str) -> bool:
         """Whether the job was cancelled (or is gone): chunks check it between items."""
