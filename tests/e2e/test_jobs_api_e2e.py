@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from standardwebhooks import Webhook
 
 from tests.client.listener import Listener
@@ -27,6 +28,8 @@ from tests.e2e.conftest import (
     wait_for,
     worker_env,
 )
+from zoomq.cli import cli
+from zoomq.cli.jobs import jobs_group
 from zoomq.errors import InvalidItems, NotFound, PermissionDenied, Unauthorized
 from zoomq.jobs.client import Client
 from zoomq.jobs.models import ItemState, JobStatus
@@ -35,6 +38,8 @@ from zoomq.sandbox.config import SandboxConfig
 from zoomq.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.e2e
+
+cli.add_command(jobs_group)  # as ``zoomq.cli.main`` does
 
 KEY_A = "e2e-tenant-a-" + "a" * 32
 KEY_B = "e2e-tenant-b-" + "b" * 32
@@ -119,6 +124,8 @@ def test_submit_status_results_over_http(stack: JobsStack) -> None:
             jobs.submit("getUser", [{"userId": "ok"}, {"userID": "typo"}])
         named = {(e["index"], e["field"]) for e in caught.value.errors}
         assert named == {(1, "userId"), (1, "userID")}  # missing, and unknown
+        jobs.cancel(accepted.job_id)  # the rest of the budget is the other tests'
+
     with Client(stack.url, KEY_B) as other:
         with pytest.raises(NotFound):
             other.get(accepted.job_id)
@@ -137,7 +144,7 @@ def test_cancel_sends_the_signed_callback(stack: JobsStack) -> None:
     with Client(stack.url, KEY_A) as jobs:
         accepted = jobs.submit(
             "getUser",
-            [{"userId": "me"}] * 3,
+            [{"userId": "me"}] * 30,
             callback_url=stack.listener.url + "/zoomq/done",
         )
         cancelled = jobs.cancel(accepted.job_id)
@@ -151,20 +158,54 @@ def test_cancel_sends_the_signed_callback(stack: JobsStack) -> None:
     payload = Webhook(SECRET).verify(seen.body, seen.headers)
     assert payload["type"] == "job.completed"
     assert payload["data"]["job_id"] == accepted.job_id
-    assert payload["data"]["counts"][ItemState.CANCELLED] == 3
+    assert payload["data"]["status"] == "cancelled"
+    assert payload["data"]["counts"][ItemState.CANCELLED] >= 20  # 2 getUser/s: few ran
+    assert sum(payload["data"]["counts"].values()) == 30
 
 
-def _cli(stack: JobsStack, *args: str, key: str | None = KEY_A) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM")}
-    env["ZOOMQ_LOG_FORMAT"] = "json"
-    if key is not None:
-        env["ZOOMQ_API_KEY"] = key
-    run = subprocess.run(
-        [sys.executable, "-m", "zoomq", "jobs", *args, "--url", stack.url],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert KEY_A not in run.stdout + run.stderr
-    return run
+def test_a_job_runs_to_completion_with_its_callback(stack: JobsStack) -> None:
+    """Items run at the sandbox; one Zoom refuses fails with Zoom's code; the callback says
+    completed; the failed item is listed by ``state=failed``."""
+    before = len(stack.listener.seen)
+    items = [{"userId": "me"}, {"userId": "nobody@example.com"}, {"userId": "me"}]
+    with Client(stack.url, KEY_A) as jobs:
+        accepted = jobs.submit("getUser", items, callback_url=stack.listener.url + "/finished")
+        done = jobs.wait(accepted.job_id, timeout=30, poll=0.2)
+        failed = jobs.items(accepted.job_id, state="failed")
+        results = list(jobs.iter_results(accepted.job_id))
+    assert done.status is JobStatus.COMPLETED
+    assert (done.counts[ItemState.SUCCEEDED], done.counts[ItemState.FAILED]) == (2, 1)
+    assert [r.index for r in failed.items] == [1]
+    error = results[1].error
+    assert error is not None
+    assert (error.code, error.status) == (1001, 404)
+    assert results[0].output is not None
+    seen = wait_for(
+        lambda: [s for s in stack.listener.seen[before:] if s.path == "/finished"],
+        30,
+        "the completion callback",
+    )
+    payload = Webhook(SECRET).verify(seen[0].body, seen[0].headers)
+    assert payload["data"]["status"] == "completed"
+    assert len(seen) == 1
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _cli(stack: JobsStack, *args: str, key: str | None = KEY_A) -> Ran:
+    """``zoomq jobs ...`` in this process (click's runner) against the receiver process."""
+    env = {"ZOOMQ_API_KEY": key, "ZOOMQ_LOG_FORMAT": "json", "ZOOMQ_API_URL": None}
+    result = CliRunner().invoke(cli, ["jobs", *args, "--url", stack.url], env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    assert KEY_A not in ran.stdout + ran.stderr
+    return ran
 
 
 def test_cli_over_http(stack: JobsStack, tmp_path: Path) -> None:
@@ -195,7 +236,18 @@ def test_cli_over_http(stack: JobsStack, tmp_path: Path) -> None:
     listed = json.loads(_cli(stack, "list").stdout)
     assert accepted["job_id"] in [j["job_id"] for j in listed["jobs"]]
     cancelled = json.loads(_cli(stack, "cancel", accepted["job_id"]).stdout)
-    assert cancelled["status"] == "cancelled"
+    assert cancelled["status"] in ("cancelled", "completed")
+
+
+def test_cli_wait_to_success(stack: JobsStack, tmp_path: Path) -> None:
+    """--wait on a job whose items all succeed: exit 0, the completed job on stdout."""
+    rows = tmp_path / "me.ndjson"
+    rows.write_text('{"userId": "me"}\n\n{"userId": "me"}\n')
+    run = _cli(stack, "submit", "-a", "getUser", "--items", str(rows), "--wait", "--timeout", "30")
+    assert run.returncode == 0, run.stderr
+    final = json.loads(run.stdout)
+    assert final["status"] == "completed"
+    assert final["counts"]["succeeded"] == 2
 
 
 def test_cli_refusals_exit_2_naming_the_line(stack: JobsStack, tmp_path: Path) -> None:
@@ -220,33 +272,23 @@ def test_cli_refusals_exit_2_naming_the_line(stack: JobsStack, tmp_path: Path) -
     assert "404" in run.stderr
 
 
-def test_cli_wait_follows_the_job_to_its_end(stack: JobsStack, tmp_path: Path) -> None:
-    """--wait polls until the job ends (cancelled here, from another client): the finished
-    job on stdout, exit 1 since items did not succeed, no progress bar off a terminal."""
+def test_cli_wait_reports_failures(stack: JobsStack, tmp_path: Path) -> None:
+    """--wait on a job some of whose items Zoom refuses: the finished job on stdout, exit 1,
+    no progress bar when stderr is not a terminal."""
     rows = tmp_path / "users.jsonl"
-    rows.write_text("".join(json.dumps({"userId": f"u{i}"}) + "\n" for i in range(5)))
+    rows.write_text('{"userId": "me"}\n{"userId": "ghost@example.com"}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM")}
     env["ZOOMQ_API_KEY"] = KEY_A
     argv = [
         sys.executable, "-m", "zoomq", "jobs", "submit", "--action", "getUser",
-        "--items", str(rows), "--idempotency-key", "wait-1", "--wait", "--url", stack.url,
+        "--items", str(rows), "--wait", "--timeout", "30", "--url", stack.url,
     ]  # fmt: skip
-    waiting = subprocess.Popen(
-        argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    run = subprocess.run(
+        argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
     )
-    try:
-        with Client(stack.url, KEY_A) as jobs:
-            job_id = wait_for(
-                lambda: next((j.job_id for j in jobs.list_jobs().jobs if j.items == 5), None),
-                20,
-                "the submitted job",
-            )
-            jobs.cancel(job_id)
-        out, err = waiting.communicate(timeout=30)
-    finally:
-        if waiting.poll() is None:
-            waiting.kill()
-    assert waiting.returncode == 1, err
-    final = json.loads(out)
-    assert (final["job_id"], final["status"]) == (job_id, "cancelled")
-    assert "━" not in err  # rich draws nothing when stderr is not a terminal
+    assert run.returncode == 1, run.stdout + run.stderr
+    final = json.loads(run.stdout)
+    assert final["status"] == "completed"
+    assert (final["counts"]["succeeded"], final["counts"]["failed"]) == (1, 1)
+    assert "━" not in run.stderr  # rich draws nothing when stderr is not a terminal
+    assert KEY_A not in run.stdout + run.stderr

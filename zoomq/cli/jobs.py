@@ -39,7 +39,7 @@ from zoomq.cli.connections import DEFAULT_RECEIVER_URL
 from zoomq.cli.context import fail
 from zoomq.errors import APIError, InvalidInput, ZoomError
 from zoomq.jobs.api import JobBody
-from zoomq.jobs.client import TERMINAL, Client
+from zoomq.jobs.client import Client, finished
 from zoomq.jobs.models import ItemState
 
 __all__ = ["jobs_group", "read_items"]
@@ -220,7 +220,7 @@ def _follow(client: Client, job_id: str, timeout: float | None) -> JobBody:
         job = client.get(job_id)
         bar.show(job)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while job.status not in TERMINAL:
+        while not finished(job):
             if deadline is not None and time.monotonic() > deadline:
                 fail(f"job {job_id} is still {job.status} after --timeout {timeout:g}s", 1)
             time.sleep(delay)

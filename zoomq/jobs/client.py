@@ -44,14 +44,22 @@ from zoomq.errors import (
     UnexpectedStatus,
 )
 from zoomq.jobs.api import NDJSON, Accepted, ItemsPage, JobBody, JobList
-from zoomq.jobs.models import ItemResult, ItemState, JobStatus
+from zoomq.jobs.models import ItemResult, ItemState, JobStatus, JobView
 
-__all__ = ["JSON_ITEMS", "TERMINAL", "Client"]
+__all__ = ["JSON_ITEMS", "TERMINAL", "Client", "finished"]
 
 #: Most items sent as one JSON body; more, or an iterable, go as NDJSON.
 JSON_ITEMS = 1000
 #: A job in one of these states changes no more (until ``retry_failed``).
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
+
+
+
+def finished(job: JobView) -> bool:
+    """Completed or cancelled, with every item at its end: a cancelled job's running
+    items finish first (``finished_at`` is set then)."""
+    return job.status in TERMINAL and job.finished_at is not None
+
 
 _ERRORS: Mapping[int, type[APIError]] = {
     400: BadRequest,
@@ -226,14 +234,14 @@ class Client:
         poll: float = 0.5,
         max_poll: float = 5.0,
     ) -> JobBody:
-        """Poll until the job is completed or cancelled: every ``poll`` s, growing by half
-        up to ``max_poll``. Past ``timeout`` seconds, ``TimeoutError``."""
+        """Poll until the job is ``finished``: every ``poll`` s, growing by half up to
+        ``max_poll``. Past ``timeout`` seconds, ``TimeoutError``."""
         clock = self._clock
         deadline = None if timeout is None else clock.monotonic() + timeout
         delay = poll
         while True:
             job = self.get(job_id)
-            if job.status in TERMINAL:
+            if finished(job):
                 return job
             if deadline is not None:
                 left = deadline - clock.monotonic()
