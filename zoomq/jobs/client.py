@@ -54,7 +54,6 @@ JSON_ITEMS = 1000
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
 
 
-
 def finished(job: JobView) -> bool:
     """Completed or cancelled, with every item at its end: a cancelled job's running
     items finish first (``finished_at`` is set then)."""
