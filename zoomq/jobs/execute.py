@@ -31,6 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+import structlog
+
 from zoomq.errors import (
     APIError,
     DailyLimitExceeded,
@@ -61,6 +63,8 @@ __all__ = [
     "item_key",
     "output_of",
 ]
+
+log = structlog.get_logger(__name__)
 
 #: Seconds between looks at a job's cancel flag while its chunk runs.
 CANCEL_POLL: Final = 0.2
@@ -223,12 +227,14 @@ class ChunkExecutor:
         """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases."""
         report = ChunkReport(job_id)
         meta = self.store.meta(job_id)
-        started = self.store.start(job_id, indexes) if meta is not None else None
+        callback = self.callback(job_id) if self.callback and meta and meta.callback_url else None
+        started = self.store.start(job_id, indexes, callback) if meta is not None else None
         if meta is None or started is None or started.missing:
             report.missing = True
             return report
         if started.cancelled:
             report.cancelled = True
+            report.finished_job = started.finished
             return report
         inputs = self.store.inputs(job_id, list(started.items))
         sink = Sink(self, job_id, meta, report)
@@ -322,6 +328,7 @@ class ChunkExecutor:
                 park_until=None if due_at is None else float(due_at),
                 counted=True,
                 reason=reason,
+                error=item_error(exc),
             )
         refused = (
             isinstance(exc, APIError | InvalidInput) and handling(exc).queue is QueueAction.GIVE_UP
@@ -410,6 +417,14 @@ class Sink:
             store.note(self.job_id, notes)
         parks = [x.park_until for x in later if x.park_until is not None]
         reasons = Counter(x.reason for x in later)
+        first = next((x.error for x in later if x.error is not None), None)
+        log.info(
+            "bulk.items_again",
+            job_id=self.job_id,
+            items=len(later),
+            reasons=dict(reasons),
+            error=None if first is None else first.model_dump(),
+        )
         self.report.counts["handed_back"] += len(later)
         self.report.again = Again(
             indexes=sorted(x.index for x in later),
