@@ -240,3 +240,49 @@ def test_cli_serves_several_accounts_and_prints_their_credentials(
     refused = CliRunner().invoke(sandbox_command, ["--accounts", "0"])
     assert refused.exit_code == 2
     assert "--accounts" in refused.output
+
+
+def test_zoomq_sandbox_process_serves_each_account() -> None:
+    """A real ``zoomq sandbox --accounts 2``: account 2's printed credentials get a token
+    that sees account 2's owner; SIGTERM stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+    from zoomq.redis_server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoomq", "sandbox", "--accounts", "2", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "ZOOMQ_LOG_FORMAT": "json"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/_sandbox/state", timeout=0.5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        token = httpx.post(
+            url + "/oauth/token",
+            params={"grant_type": "account_credentials", "account_id": "sandbox-account-2"},
+            auth=("sandbox-client-2", "sandbox-secret-2"),
+        ).json()["access_token"]
+        me = httpx.get(url + "/v2/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["email"] == "owner@acct2.example.com"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises it once shut down
+    assert "client_id:     sandbox-client-2" in out

@@ -93,6 +93,7 @@ def test_cli_help_lists_options() -> None:
         "--host",
         "--port",
         "--seed",
+        "--accounts",
         "--plan",
         "--rate-scale",
         "--token-ttl",

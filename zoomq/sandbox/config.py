@@ -122,6 +122,7 @@ class SandboxConfig:
     epoch: float | None = None
     clock: Clock = field(default_factory=SystemClock)
 
+    #: Gets every account's events (without saying whose: see ``on_account_event``).
     on_event: EventHook | None = None
     #: Called beside ``on_event``, with the account id: what a many-account hook needs.
     on_account_event: AccountEventHook | None = None
