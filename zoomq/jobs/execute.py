@@ -62,6 +62,7 @@ __all__ = [
     "item_error",
     "item_key",
     "output_of",
+    "registrant_cap",
 ]
 
 log = structlog.get_logger(__name__)
@@ -70,9 +71,17 @@ log = structlog.get_logger(__name__)
 CANCEL_POLL: Final = 0.2
 #: Outcomes written to the store per call.
 _FLUSH = 16
-#: In Zoom's 429 for its per-registrant daily limit: '... for Add meeting registrant API
-#: requests for the registrant "{1}"' (ZOOM_API.md §3).
-_REGISTRANT_CAP = "for the registrant"
+#: In Zoom's 429s for its per-registrant daily limit: '... for Add meeting registrant API
+#: requests for the registrant "{1}"' (ZOOM_API.md §3), and the batch endpoints' '...
+#: permitted for ({email}) this particular registrant'.
+_REGISTRANT_CAP = ("for the registrant", "particular registrant")
+
+
+def registrant_cap(exc: BaseException) -> bool:
+    """Whether ``exc`` is Zoom's limit of 3 registrations of one email per day."""
+    text = str(exc).lower()
+    return isinstance(exc, DailyLimitExceeded) and any(m in text for m in _REGISTRANT_CAP)
+
 
 #: ``tasks.policy.decide``'s shape: (error, retries by reason, settings, now) -> decision.
 Decide = Callable[[BaseException, Mapping[str, int], QueueSettings, float], Any]
@@ -341,7 +350,7 @@ class ChunkExecutor:
         """A rate limit or a lease held elsewhere: later, uncounted (a daily one: parked)."""
         if isinstance(exc, StepInProgress):
             return Later(index, wait=exc.retry_after, reason="step_in_progress")
-        if isinstance(exc, DailyLimitExceeded) and _REGISTRANT_CAP in str(exc).lower():
+        if registrant_cap(exc):
             # Zoom's 3 registrations of one email per day: this item's own limit, which
             # waiting for tomorrow would not make right (the same person, added again).
             return Outcome(index, ItemState.FAILED, error=item_error(exc))
