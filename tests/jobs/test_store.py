@@ -174,7 +174,7 @@ def test_cancel_cancels_queued_items_at_once_and_running_ones_finish(store: JobS
     assert view.counts[ItemState.CANCELLED] == 4
     assert view.counts[ItemState.RUNNING] == 1
     assert view.finished_at is None
-    assert store.start(job, [0, 1]).cancelled
+    assert store.start(job, [1, 2]).cancelled
     assert store.waiting_chunks(job) == 0
     assert store.finish(job, [Outcome(0, ItemState.SUCCEEDED, output={})])
     finished = store.get(job)

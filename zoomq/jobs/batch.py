@@ -35,8 +35,15 @@ from zoomq.actions import CATALOG, parse_input, run_action
 from zoomq.actions.base import build_request
 from zoomq.client.errors_map import json_body
 from zoomq.client.ratelimit import RateCategory
-from zoomq.errors import APIError, QueueAction, TransportError, ZoomError, handling
-from zoomq.jobs.execute import Later, item_key, output_of
+from zoomq.errors import (
+    APIError,
+    DailyLimitExceeded,
+    QueueAction,
+    TransportError,
+    ZoomError,
+    handling,
+)
+from zoomq.jobs.execute import Later, item_key, output_of, registrant_cap
 from zoomq.jobs.models import ItemState, JobMeta
 from zoomq.runtime.idempotency import summarize
 from zoomq.runtime.jobs import Outcome
@@ -332,6 +339,12 @@ class _Batch:
             self.release(todo, changed_nothing=True)
             if handling(exc).queue is QueueAction.GIVE_UP:
                 return [index for index, _ in todo]  # refused as a whole: one by one
+            self.defer(todo, exc, stop)
+            return []
+        except DailyLimitExceeded as exc:
+            self.release(todo, changed_nothing=True)
+            if registrant_cap(exc):  # one email over its daily cap refuses the batch
+                return [index for index, _ in todo]
             self.defer(todo, exc, stop)
             return []
         except ZoomError as exc:

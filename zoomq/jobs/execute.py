@@ -31,6 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+import structlog
+
 from zoomq.errors import (
     APIError,
     DailyLimitExceeded,
@@ -60,15 +62,26 @@ __all__ = [
     "item_error",
     "item_key",
     "output_of",
+    "registrant_cap",
 ]
+
+log = structlog.get_logger(__name__)
 
 #: Seconds between looks at a job's cancel flag while its chunk runs.
 CANCEL_POLL: Final = 0.2
 #: Outcomes written to the store per call.
 _FLUSH = 16
-#: In Zoom's 429 for its per-registrant daily limit: '... for Add meeting registrant API
-#: requests for the registrant "{1}"' (ZOOM_API.md §3).
-_REGISTRANT_CAP = "for the registrant"
+#: In Zoom's 429s for its per-registrant daily limit: '... for Add meeting registrant API
+#: requests for the registrant "{1}"' (ZOOM_API.md §3), and the batch endpoints' '...
+#: permitted for ({email}) this particular registrant'.
+_REGISTRANT_CAP = ("for the registrant", "particular registrant")
+
+
+def registrant_cap(exc: BaseException) -> bool:
+    """Whether ``exc`` is Zoom's limit of 3 registrations of one email per day."""
+    text = str(exc).lower()
+    return isinstance(exc, DailyLimitExceeded) and any(m in text for m in _REGISTRANT_CAP)
+
 
 #: ``tasks.policy.decide``'s shape: (error, retries by reason, settings, now) -> decision.
 Decide = Callable[[BaseException, Mapping[str, int], QueueSettings, float], Any]
@@ -223,12 +236,14 @@ class ChunkExecutor:
         """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases."""
         report = ChunkReport(job_id)
         meta = self.store.meta(job_id)
-        started = self.store.start(job_id, indexes) if meta is not None else None
+        callback = self.callback(job_id) if self.callback and meta and meta.callback_url else None
+        started = self.store.start(job_id, indexes, callback) if meta is not None else None
         if meta is None or started is None or started.missing:
             report.missing = True
             return report
         if started.cancelled:
             report.cancelled = True
+            report.finished_job = started.finished
             return report
         inputs = self.store.inputs(job_id, list(started.items))
         sink = Sink(self, job_id, meta, report)
@@ -322,6 +337,7 @@ class ChunkExecutor:
                 park_until=None if due_at is None else float(due_at),
                 counted=True,
                 reason=reason,
+                error=item_error(exc),
             )
         refused = (
             isinstance(exc, APIError | InvalidInput) and handling(exc).queue is QueueAction.GIVE_UP
@@ -334,7 +350,7 @@ class ChunkExecutor:
         """A rate limit or a lease held elsewhere: later, uncounted (a daily one: parked)."""
         if isinstance(exc, StepInProgress):
             return Later(index, wait=exc.retry_after, reason="step_in_progress")
-        if isinstance(exc, DailyLimitExceeded) and _REGISTRANT_CAP in str(exc).lower():
+        if registrant_cap(exc):
             # Zoom's 3 registrations of one email per day: this item's own limit, which
             # waiting for tomorrow would not make right (the same person, added again).
             return Outcome(index, ItemState.FAILED, error=item_error(exc))
@@ -410,6 +426,14 @@ class Sink:
             store.note(self.job_id, notes)
         parks = [x.park_until for x in later if x.park_until is not None]
         reasons = Counter(x.reason for x in later)
+        first = next((x.error for x in later if x.error is not None), None)
+        log.info(
+            "bulk.items_again",
+            job_id=self.job_id,
+            items=len(later),
+            reasons=dict(reasons),
+            error=None if first is None else first.model_dump(),
+        )
         self.report.counts["handed_back"] += len(later)
         self.report.again = Again(
             indexes=sorted(x.index for x in later),

@@ -71,8 +71,8 @@ _RATE_SAMPLE = 5.0
 # The one script of item transitions. KEYS: job, :st, :out, :bad, then the keys a
 # finishing step sets to expire, then the ledger's due, messages, suspects.
 # ARGV: mode, now, retention, callback queue, callback message, callback id, then per mode:
-#   start   idx...          q or r -> r (attempts + 1) unless the job is cancelled;
-#                           returns {cancelled, idx, attempts, idx, attempts, ...}
+#   start   idx...          q or r -> r (attempts + 1); returns {0, idx, attempts, ...};
+#                           of a cancelled job q or r -> c instead, {-2, completed_now}
 #   finish  idx state out   r or q -> state, with its output or error
 #   requeue counted idx...  r -> q (handed back to run later); counted '0': the attempt
 #                           did not happen (a rate-limit wait), so it is not counted
@@ -97,11 +97,19 @@ local function move(i, from, to, attempts)
   if to == 'f' or to == 'd' then redis.call('ZADD', bad, tonumber(i), i)
   elseif from == 'f' or from == 'd' then redis.call('ZREM', bad, i) end
 end
-local terminal = {s=true, f=true, d=true, c=true}
+local changed = 0
 if mode == 'start' then
-  local cancelled = redis.call('HGET', job, 'cancelled') == '1'
-  local res = {cancelled and 1 or 0}
-  if cancelled then return res end
+  if redis.call('HGET', job, 'cancelled') == '1' then
+    -- Not started, and never will be: cancelled (a running one's delivery is gone).
+    for k = 7, #ARGV do
+      local s, a = get(ARGV[k])
+      if s == 'q' or s == 'r' then move(ARGV[k], s, 'c', a); changed = changed + 1 end
+    end
+    mode = 'cancelled'
+  end
+end
+if mode == 'start' then
+  local res = {0}
   for k = 7, #ARGV do
     local i = ARGV[k]
     local s, a = get(i)
@@ -117,7 +125,6 @@ if mode == 'start' then
   redis.call('HSET', job, 'updated_at', now)
   return res
 end
-local changed = 0
 if mode == 'finish' then
   for k = 7, #ARGV, 3 do
     local i, to, result = ARGV[k], ARGV[k + 1], ARGV[k + 2]
@@ -155,7 +162,7 @@ elseif mode == 'retry' then
   redis.call('HSET', job, 'updated_at', now)
   return {changed, 0}
 end
-if changed == 0 and mode ~= 'check' then return {0, 0} end
+if changed == 0 and mode ~= 'check' then return {mode == 'cancelled' and -2 or 0, 0} end
 redis.call('HSET', job, 'updated_at', now)
 local done = 0
 for _, name in ipairs({'succeeded', 'failed', 'dead', 'cancelled'}) do
@@ -181,6 +188,7 @@ if done >= items and not redis.call('HGET', job, 'finished_at') then
   end
   completed_now = 1
 end
+if mode == 'cancelled' then return {-2, completed_now} end
 return {changed, completed_now}
 """
 
@@ -271,6 +279,8 @@ class Started:
     items: dict[int, int]
     cancelled: bool
     missing: bool = False
+    #: Cancelling this chunk's items finished the (cancelled) job.
+    finished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,19 +654,21 @@ class JobStore:
             self._transition(keys=[*self._job_keys(job_id), *self._ledger], args=[*head, *args]),
         )
 
-    def start(self, job_id: str, indexes: Sequence[int]) -> Started:
+    def start(
+        self, job_id: str, indexes: Sequence[int], callback: QueuedMessage | None = None
+    ) -> Started:
         """Mark ``indexes`` running (those queued, or running in a delivery that died).
 
-        Terminal items are left out; so is everything of a cancelled or missing job.
+        Terminal items are left out. Of a cancelled job nothing starts: its items here are
+        cancelled (which may finish the job, sending ``callback``).
         """
-        raw = self._run(job_id, "start", list(indexes))
+        raw = self._run(job_id, "start", list(indexes), callback)
         if raw[0] == -1:
             return Started({}, cancelled=False, missing=True)
+        if raw[0] == -2:
+            return Started({}, cancelled=True, finished=bool(raw[1]))
         pairs = raw[1:]
-        return Started(
-            {int(pairs[k]): int(pairs[k + 1]) for k in range(0, len(pairs), 2)},
-            cancelled=bool(raw[0]),
-        )
+        return Started({int(pairs[k]): int(pairs[k + 1]) for k in range(0, len(pairs), 2)}, False)
 
     def finish(
         self, job_id: str, outcomes: Sequence[Outcome], callback: QueuedMessage | None = None
