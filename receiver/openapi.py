@@ -140,7 +140,10 @@ def _operations() -> tuple[Operation, ...]:
                     202,
                     "Stored and queued; the same again for a repeated idempotency key",
                     Accepted,
-                    headers={"Location": "The job's status URL"},
+                    headers={
+                        "Location": "The job's status URL",
+                        "Idempotent-Replayed": "`true` when an idempotency key gave back a job",
+                    },
                 ),
                 Reply(400, "Not JSON, or an NDJSON line that is not a JSON object (named)"),
                 _AUTH,
@@ -305,7 +308,7 @@ def _reply(reply: Reply) -> dict[str, Any]:
         out["links"] = _JOB_LINKS
     if reply.headers:
         out["headers"] = {
-            name: {"description": text, "schema": {"type": "string"}}
+            name: {"description": text, "required": False, "schema": {"type": "string"}}
             for name, text in reply.headers.items()
         }
     return out

@@ -180,8 +180,8 @@ def jobs_group() -> None:
 class _Bar:
     """Done of total, rate, ETA and failures, on stderr; nothing off a terminal."""
 
-    def __init__(self) -> None:
-        console = Console(stderr=True)
+    def __init__(self, console: Console | None = None) -> None:
+        console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -250,6 +250,11 @@ def _failed(job: JobBody) -> int:
 @click.option("--idempotency-key", help="The same key and body give back the same job.")
 @click.option("--callback-url", help="POSTed (signed) when the job completes.")
 @click.option("--priority", type=click.Choice(["low", "normal", "high"]), default="normal")
+@click.option(
+    "--batch/--no-batch",
+    default=True,
+    help="Registrants through Zoom's batch endpoints where eligible (default), or one by one.",
+)
 @click.option("--wait", is_flag=True, help="Follow the job to its end (progress on stderr).")
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after (s).")
 @_client_options
@@ -260,6 +265,7 @@ def _submit_command(
     idempotency_key: str | None,
     callback_url: str | None,
     priority: str,
+    batch: bool,
     wait: bool,
     timeout: float | None,
     url: str,
@@ -285,6 +291,7 @@ def _submit_command(
             idempotency_key=idempotency_key,
             callback_url=callback_url,
             priority=priority,  # type: ignore[arg-type]  # click.Choice checked it
+            batch=batch,
         )
         if not wait:
             _emit(accepted)

@@ -151,18 +151,27 @@ class Client:
         idempotency_key: str | None = None,
         callback_url: str | None = None,
         priority: Priority = "normal",
+        batch: bool = True,
     ) -> Accepted:
-        """Submit a job; every item is checked before any is queued (else ``InvalidInput``)."""
+        """Submit a job; every item is checked before any is queued (else ``InvalidItems``).
+
+        ``batch=False`` makes registrant jobs add people one by one instead of through
+        Zoom's batch endpoints.
+        """
         fields: dict[str, Any] = {
             "action": action,
             "connection": connection,
             "idempotency_key": idempotency_key,
             "callback_url": callback_url,
             "priority": priority,
+            "batch": None if batch else "false",
         }
         given = {k: v for k, v in fields.items() if v is not None}
         if isinstance(items, Sequence) and len(items) <= JSON_ITEMS:
-            response = self._send("POST", "/jobs", json={**given, "items": list(items)})
+            body = {**given, "items": list(items)}
+            if not batch:
+                body["batch"] = False
+            response = self._send("POST", "/jobs", json=body)
         else:
             response = self._send(
                 "POST",
