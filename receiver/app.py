@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver.health import health_routes
+from receiver.jobs import jobs_routes
 from receiver.oauth import oauth_routes
 from receiver.runtime import ReceiverRuntime
 from receiver.webhooks import webhook_routes
@@ -57,7 +58,12 @@ def create_app(
     webhooks = webhook_routes(runtime)
     app = ReceiverApp(
         # Webhook routes first: they are matched in order, and they are the hot path.
-        routes=[*webhooks, *health_routes(runtime), *oauth_routes(runtime)],
+        routes=[
+            *webhooks,
+            *health_routes(runtime),
+            *oauth_routes(runtime),
+            *jobs_routes(runtime),
+        ],
         lifespan=runtime.lifespan,
     )
     app.webhook = webhooks[0].endpoint

@@ -31,7 +31,7 @@ TASK_ROUTES = {
     "zoomq.actions.*": {"queue": "actions"},
     "zoomq.automations.*": {"queue": "actions"},
     "zoomq.downloads.*": {"queue": "downloads"},
-    "zoomq.bulk.*": {"queue": "bulk"},
+    "zoomq.jobs.*": {"queue": "bulk"},
 }
 
 

@@ -12,7 +12,8 @@ that raised it does — ``backoff`` (full jitter), ``wait`` (``retry_after``), `
     ├── ConfigurationError            raise   give_up          settings or a connection unusable
     │   └── RulesError                raise   give_up          the rules file: names rule and field
     ├── InvalidInput                  raise   give_up          action input invalid (names field)
-    │   └── TemplateError             raise   give_up          template malformed, or path absent
+    │   ├── TemplateError             raise   give_up          template malformed, or path absent
+    │   └── InvalidItems              raise   give_up          a job's items refused: index, field
     ├── TransportError                retry   backoff          no usable HTTP response
     │   └── QueueUnavailable          retry   backoff          Redis did not confirm an enqueue
     ├── WebhookError                  raise   give_up          a webhook refused, with ``reason``
@@ -27,6 +28,7 @@ that raised it does — ``backoff`` (full jitter), ``wait`` (``retry_after``), `
     │   ├── StorageError              raise   backoff          disk full, bucket denied (names it)
     │   └── FileLocked                raise   wait             another worker downloads the file
     ├── DispatchIncomplete            raise   backoff          some runs were not enqueued
+    ├── JobConflict                   raise   give_up          idempotency key reused, other body
     ├── AuthError                     raise   backoff          OAuth: the token endpoint refused
     │   └── RefreshTokenRevoked       raise   give_up          refresh token gone; re-install
     ├── RateLimited                   retry   wait             a wait longer than the client sleeps
@@ -74,6 +76,8 @@ __all__ = [
     "Handling",
     "IncompleteDownload",
     "InvalidInput",
+    "InvalidItems",
+    "JobConflict",
     "MalformedWebhook",
     "NotFound",
     "PageTokenExpired",
@@ -132,6 +136,23 @@ class TemplateError(InvalidInput):
     def __init__(self, message: str, *, field: str = "template") -> None:
         super().__init__(message, [{"field": field, "message": message}])
         self.field = field
+
+
+class InvalidItems(InvalidInput):
+    """A job refused before anything was stored: ``errors`` lists (index, field, reason).
+
+    ``errors`` is bounded (``ZOOMQ_JOB_MAX_ERRORS``); ``count`` counts every invalid field.
+    """
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]], *, count: int) -> None:
+        first = errors[0] if errors else {}
+        where = f"item {first.get('index')}: {first.get('field')}: {first.get('reason')}"
+        super().__init__(f"{count} invalid item field(s); first: {where}")
+        self.errors = [dict(e) for e in errors]
+        self.count = count
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "count": self.count}
 
 
 class TransportError(ZoomError):
@@ -240,6 +261,21 @@ class DispatchIncomplete(ZoomError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "failed": self.failed}
+
+
+class JobConflict(ZoomError):
+    """A job submitted again under its idempotency key, with a different body (409)."""
+
+    def __init__(self, job_id: str, idempotency_key: str) -> None:
+        super().__init__(
+            f"idempotency key {idempotency_key!r} already names job {job_id}, "
+            "submitted with a different body"
+        )
+        self.job_id = job_id
+        self.idempotency_key = idempotency_key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "job_id": self.job_id}
 
 
 class AuthError(ZoomError):
@@ -451,6 +487,7 @@ HANDLING: Mapping[type[ZoomError], Handling] = {
     StorageError: Handling(_RAISE, QueueAction.BACKOFF),
     FileLocked: Handling(_RAISE, QueueAction.WAIT),
     DispatchIncomplete: Handling(_RAISE, QueueAction.BACKOFF),
+    JobConflict: Handling(_RAISE, QueueAction.GIVE_UP),
     AuthError: Handling(_RAISE, QueueAction.BACKOFF),
     RefreshTokenRevoked: Handling(_RAISE, QueueAction.GIVE_UP),
     RateLimited: Handling(_RETRY, QueueAction.WAIT),

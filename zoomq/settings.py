@@ -1,7 +1,8 @@
 """The one typed settings object, built at the edge (CLI, app factory) and passed down.
 
 Nothing below the edge reads ``os.environ``: it takes a ``Settings``. Its sections
-(``settings.http``, ``settings.receiver``, ``settings.queue``, ``settings.archive``) are
+(``settings.http``, ``settings.receiver``, ``settings.queue``, ``settings.archive``,
+``settings.jobs``) are
 plain models whose fields each name their flat environment variable once
 (``ZOOMQ_VISIBILITY_TIMEOUT`` -> ``settings.queue.visibility_timeout``); ``env_vars()``
 lists them all, with defaults.
@@ -9,6 +10,8 @@ lists them all, with defaults.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -42,10 +45,13 @@ __all__ = [
     "DEFAULT_CONNECTION",
     "DEFAULT_CONNECTIONS_FILE",
     "DEFAULT_KEY_PREFIX",
+    "MIN_API_KEY_LENGTH",
+    "ApiKey",
     "ArchiveSettings",
     "Connection",
     "ConnectionType",
     "HttpSettings",
+    "JobsSettings",
     "Plan",
     "QueueSettings",
     "ReceiverSettings",
@@ -324,12 +330,124 @@ class ArchiveSettings(_Section):
         return tuple(h.lower() for h in v)
 
 
+#: The shortest API key accepted: a shorter one is guessable, or a placeholder.
+MIN_API_KEY_LENGTH = 32
+
+
+class ApiKey(BaseModel):
+    """One caller of the bulk jobs API: a tenant's name, its secret, the connections it may use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    key: SecretStr
+    #: None: every connection.
+    connections: tuple[str, ...] | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _real_key(cls, v: SecretStr) -> SecretStr:
+        checked = _reject_placeholder(v, "key")
+        assert checked is not None
+        if len(v.get_secret_value()) < MIN_API_KEY_LENGTH:
+            raise ValueError(f"key must be at least {MIN_API_KEY_LENGTH} characters")
+        return checked
+
+
+def _json_list(v: Any, variable: str) -> Any:
+    """A JSON list in the environment; a list or tuple from code."""
+    if isinstance(v, str):
+        try:
+            return json.loads(v) if v.strip() else []
+        except ValueError as exc:
+            raise ValueError(f"{variable} must be a JSON list: {exc}") from None
+    return v
+
+
+class JobsSettings(_Section):
+    """Bulk jobs: who may submit them, how they run, how long their state is kept."""
+
+    #: Bearer keys of the ``/v1`` API, one per tenant (JSON list of ``ApiKey``); none:
+    #: the API is closed.
+    api_keys: tuple[ApiKey, ...] = _env("ZOOMQ_API_KEYS", ())
+    #: Seconds a job's state stays in Redis after it finished (or after it was created,
+    #: for a job that never finishes).
+    retention: int = _env("ZOOMQ_JOB_RETENTION", 7 * 86_400, gt=0)
+    #: Items of one job per chunk task.
+    chunk_size: int = _env("ZOOMQ_BULK_CHUNK_SIZE", 60, gt=0, le=1000)
+    #: Items in flight at once inside one chunk task (threads).
+    concurrency: int = _env("ZOOMQ_BULK_CONCURRENCY", 16, gt=0, le=256)
+    #: Chunk messages of one job on the ``bulk`` queue at once; the rest wait in the job
+    #: and each finished chunk sends the next, so jobs submitted together take turns.
+    window: int = _env("ZOOMQ_BULK_WINDOW", 4, gt=0)
+    #: Most items one job may hold.
+    max_items: int = _env("ZOOMQ_JOB_MAX_ITEMS", 100_000, gt=0)
+    #: Most invalid items listed in a refusal (the count covers all of them).
+    max_errors: int = _env("ZOOMQ_JOB_MAX_ERRORS", 50, gt=0)
+    #: ``host[:port]`` a completion callback may be sent to; none: callbacks are refused.
+    callback_hosts: tuple[str, ...] = _env("ZOOMQ_JOB_CALLBACK_HOSTS", ())
+    #: Signs callbacks (Standard Webhooks: ``whsec_`` + base64); needed with callback hosts.
+    callback_secret: SecretStr | None = _env("ZOOMQ_JOB_CALLBACK_SECRET", None)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_json(cls, v: Any) -> Any:
+        return () if v is None else _json_list(v, "ZOOMQ_API_KEYS")
+
+    @field_validator("api_keys", mode="after")
+    @classmethod
+    def _distinct(cls, v: tuple[ApiKey, ...]) -> tuple[ApiKey, ...]:
+        names = [k.name for k in v]
+        secrets = [k.key.get_secret_value() for k in v]
+        if len(set(names)) != len(names):
+            raise ValueError("two API keys have the same name")
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("two API keys have the same key")
+        return v
+
+    @field_validator("callback_hosts", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        return _comma_list(v)
+
+    @field_validator("callback_hosts", mode="after")
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(h.lower() for h in v)
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        _reject_placeholder(v, "ZOOMQ_JOB_CALLBACK_SECRET")
+        text = v.get_secret_value()
+        body = text.removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if not text.startswith("whsec_") or len(decoded) < 24:
+            raise ValueError("must be whsec_ followed by at least 24 base64-encoded bytes")
+        return v
+
+    @model_validator(mode="after")
+    def _secret_with_hosts(self) -> JobsSettings:
+        if self.callback_hosts and self.callback_secret is None:
+            raise ValueError(
+                "ZOOMQ_JOB_CALLBACK_HOSTS is set but ZOOMQ_JOB_CALLBACK_SECRET is not: "
+                "callbacks are signed"
+            )
+        return self
+
+
 #: Settings field -> its section model.
 _SECTIONS: dict[str, type[_Section]] = {
     "http": HttpSettings,
     "receiver": ReceiverSettings,
     "queue": QueueSettings,
     "archive": ArchiveSettings,
+    "jobs": JobsSettings,
 }
 
 
@@ -351,7 +469,7 @@ class _FlatEnv(EnvSettingsSource):
     """The process environment, sections read from their flat variables."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name in _SECTIONS:  # never a variable named HTTP, RECEIVER, QUEUE or ARCHIVE
+        if field_name in _SECTIONS:  # never a variable named HTTP, RECEIVER, QUEUE, JOBS ...
             return None, field_name, False
         return super().get_field_value(field, field_name)
 
@@ -403,6 +521,7 @@ class Settings(BaseSettings):
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     def __init__(self, **values: Any) -> None:
         # Unknown lines in the environment and .env are ignored, but a keyword that names

@@ -16,6 +16,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -39,10 +40,9 @@ class Listener:
 
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                seen = Seen(self.command, self.path, headers)
+                seen = Seen(self.command, self.path, headers, body)
                 with lock:
                     owner.seen.append(seen)
                 status, answer_headers, body = script(seen)

@@ -33,12 +33,13 @@ class FakeClock:
         self.now += seconds
 
 
-def account_token(server: SandboxServer) -> str:
-    """An access token from the Server-to-Server grant of the default app."""
+def account_token(server: SandboxServer, account: int = 1) -> str:
+    """An access token from the Server-to-Server grant of an account's app (the default's)."""
+    app = DEFAULT_APP if account == 1 else server.state.account(account).app
     response = httpx.post(
         server.token_url,
-        params={"grant_type": "account_credentials", "account_id": DEFAULT_APP.account_id},
-        auth=(DEFAULT_APP.client_id, DEFAULT_APP.client_secret),
+        params={"grant_type": "account_credentials", "account_id": app.account_id},
+        auth=(app.client_id, app.client_secret),
     )
     response.raise_for_status()
     return str(response.json()["access_token"])

@@ -21,7 +21,7 @@ def test_state_summary_counts(sandbox: SandboxServer, client: httpx.Client) -> N
     assert summary["requests_by_status"] == {"200": 2, "404": 1}
     assert summary["token_requests"] == {"account_credentials": 1}
     assert summary["users"] == 14  # 12 active + pending + inactive
-    assert summary["meetings"] == 40 + 11 * 2
+    assert summary["meetings"] == 40 + 11 * 2 + 3  # and 3 to try batch registration on
     assert summary["seeded"]["owner_email"] == "owner@example.com"
     assert sandbox.state.count("GET", "/v2/meetings/1") == 1
 
@@ -93,6 +93,7 @@ def test_cli_help_lists_options() -> None:
         "--host",
         "--port",
         "--seed",
+        "--accounts",
         "--plan",
         "--rate-scale",
         "--token-ttl",

@@ -1,4 +1,4 @@
-"""Each endpoint behind the 25 actions answers a Zoom-style request with Zoom's schema."""
+"""Each endpoint behind the 25 actions (and bulk jobs) answers with Zoom's schema."""
 
 from __future__ import annotations
 
@@ -260,6 +260,36 @@ CASES = [
 ]
 
 
+#: Endpoints beyond the 25 actions that bulk jobs use.
+BULK_CASES = [
+    Case(
+        "addBatchRegistrants",
+        "POST",
+        "meetings.json",
+        "/meetings/{meetingId}/batch_registrants",
+        201,
+        lambda s: f"/meetings/{s.batch_meeting_id}/batch_registrants",
+        body={
+            "auto_approve": True,
+            "registrants_confirmation_email": True,
+            "registrants": [
+                {"email": f"bulk{i}@example.org", "first_name": "Bulk", "last_name": str(i)}
+                for i in range(30)
+            ],
+        },
+    ),
+    Case(
+        "addBatchWebinarRegistrants",
+        "POST",
+        "meetings.json",
+        "/webinars/{webinarId}/batch_registrants",
+        201,
+        lambda s: f"/webinars/{s.batch_webinar_id}/batch_registrants",
+        body={"registrants": [{"email": "bulk@example.org", "first_name": "Bulk"}]},
+    ),
+]
+
+
 @pytest.fixture(scope="module")
 def shared() -> Iterator[tuple[SandboxServer, httpx.Client]]:
     """One sandbox for the module: the cases touch different objects."""
@@ -273,7 +303,7 @@ def test_there_is_one_case_per_action() -> None:
     assert len({c.action for c in CASES}) == len(CASES) == 25
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.action for c in CASES])
+@pytest.mark.parametrize("case", CASES + BULK_CASES, ids=[c.action for c in CASES + BULK_CASES])
 def test_endpoint_answers_with_zoom_schema(
     case: Case, shared: tuple[SandboxServer, httpx.Client]
 ) -> None:

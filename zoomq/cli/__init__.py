@@ -28,6 +28,7 @@ cli.add_command(connections_group)
 def _optional_commands() -> None:
     # Commands whose modules pull in servers; imported here so `zoomq action` stays light.
     from zoomq.cli.dev import dev_command
+    from zoomq.cli.jobs import jobs_group
     from zoomq.cli.receiver import receiver_command
     from zoomq.cli.recordings import recordings_group
     from zoomq.cli.sandbox import sandbox_command
@@ -37,6 +38,7 @@ def _optional_commands() -> None:
     for command in (
         dev_command,
         dlq_group,
+        jobs_group,
         receiver_command,
         recordings_group,
         sandbox_command,

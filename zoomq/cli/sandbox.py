@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoomq.sandbox.config import DEFAULT_APP, SandboxConfig
+from zoomq.sandbox.config import MAX_ACCOUNTS, SandboxConfig
 from zoomq.settings import Plan
 
 __all__ = ["sandbox_command"]
@@ -15,11 +15,18 @@ __all__ = ["sandbox_command"]
 @click.option("--port", default=9100, show_default=True, type=int, help="Port to listen on.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the fake account.")
 @click.option(
+    "--accounts",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, MAX_ACCOUNTS),
+    help="Zoom accounts to serve, each with its own credentials, data and rate counters.",
+)
+@click.option(
     "--plan",
     type=click.Choice([p.value for p in Plan]),
     default=Plan.PRO.value,
     show_default=True,
-    help="Zoom plan whose rate limits apply.",
+    help="Zoom plan whose rate limits apply (to every account).",
 )
 @click.option(
     "--rate-scale", default=1.0, show_default=True, type=float, help="Multiply every budget."
@@ -39,6 +46,7 @@ def sandbox_command(
     host: str,
     port: int,
     seed: int,
+    accounts: int,
     plan: str,
     rate_scale: float,
     token_ttl: int,
@@ -61,13 +69,13 @@ def sandbox_command(
 
         from zoomq.sandbox.webhooks.emitter import make_sandbox_emitter
 
-        on_event = make_sandbox_emitter(
-            webhook_url, webhook_secret, httpx.Client(), account_id=DEFAULT_APP.account_id
-        )
+        # Each account's events carry its own account id.
+        on_event = make_sandbox_emitter(webhook_url, webhook_secret, httpx.Client())
     config = SandboxConfig(
-        on_event=on_event,
+        on_account_event=on_event,
         webhook_url=webhook_url,
         seed=seed,
+        accounts=accounts,
         plan=Plan(plan),
         rate_scale=rate_scale,
         token_ttl=token_ttl,
@@ -80,9 +88,13 @@ def sandbox_command(
     click.echo(f"  API base URL:  {url}/v2")
     click.echo(f"  token URL:     {url}/oauth/token")
     click.echo(f"  authorize URL: {url}/oauth/authorize")
-    click.echo(f"  account_id:    {DEFAULT_APP.account_id}")
-    click.echo(f"  client_id:     {DEFAULT_APP.client_id}")
-    click.echo(f"  client_secret: {DEFAULT_APP.client_secret}")
+    for number in range(1, accounts + 1):
+        app = config.account_app(number)
+        if accounts > 1:
+            click.echo(f"  account {number}:")
+        click.echo(f"  account_id:    {app.account_id}")
+        click.echo(f"  client_id:     {app.client_id}")
+        click.echo(f"  client_secret: {app.client_secret}")
     click.echo(f"  plan: {plan}, rate limits: {'off' if no_rate_limits else f'x{rate_scale}'}")
     if webhook_url:
         click.echo(f"  events to:     {webhook_url}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ __all__ = [
     "RateLimitInfo",
     "RateLimiter",
     "RedisRateLimiter",
+    "SlotBank",
     "next_utc_midnight",
     "parse_rate_limit",
 ]
@@ -199,6 +201,26 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return wait
 """
 
+# The same GCRA for up to ARGV[4] consecutive slots at once, as many as start within max
+# wait. Returns {wait of the first in µs, slots reserved}, or {-(wait + 1), 0}.
+_GCRA_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {-wait - 1, 0} end
+local n = math.min(tonumber(ARGV[4]), math.floor((max_wait - wait) / interval) + 1)
+local new_tat = tat + n * interval
+local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
+return {wait, n}
+"""
+
 # KEYS[1] day counter; ARGV: cap, ttl seconds. Returns 1 if counted, 0 if the cap is used up.
 _DAILY = """
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -223,6 +245,7 @@ class RedisRateLimiter:
         self._redis = client
         self._prefix = prefix
         self._gcra = client.register_script(_GCRA)
+        self._gcra_many = client.register_script(_GCRA_MANY)
         self._daily = client.register_script(_DAILY)
 
     def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
@@ -234,6 +257,25 @@ class RedisRateLimiter:
         )
         wait = int(waited)
         return wait / 1_000_000 if wait >= 0 else (wait + 1) / 1_000_000 - 1e-6
+
+    def reserve_many(
+        self, key: str, budget: Budget, count: int, max_wait: float
+    ) -> tuple[float, int]:
+        """Up to ``count`` consecutive slots in one call: (wait for the first, how many).
+
+        Slot ``k`` is due ``k / budget.per_second`` after the first. None is reserved when
+        the first is further than ``max_wait``: the wait is then negative, as ``reserve``'s.
+        """
+        interval = 1_000_000 / budget.per_second
+        tolerance = interval * (_burst(budget) - 1)
+        raw: Any = self._gcra_many(
+            keys=[f"{self._prefix}:rl:{key}"],
+            args=[int(interval), int(tolerance), int(max_wait * 1_000_000), max(1, count)],
+        )
+        wait, reserved = int(raw[0]), int(raw[1])
+        if wait < 0:
+            return (wait + 1) / 1_000_000 - 1e-6, 0
+        return wait / 1_000_000, reserved
 
     def count_daily(self, key: str, cap: int, now: float) -> bool:
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
@@ -263,6 +305,20 @@ class MemoryRateLimiter:
             self._tat[key] = tat + interval
             return wait
 
+    def reserve_many(
+        self, key: str, budget: Budget, count: int, max_wait: float
+    ) -> tuple[float, int]:
+        interval = 1.0 / budget.per_second
+        with self._lock:
+            now = self._clock.monotonic()
+            tat = max(self._tat.get(key, now), now)
+            wait = max(0.0, tat - now)
+            if wait > max_wait:
+                return -wait - 1e-6, 0
+            n = min(max(1, count), int((max_wait - wait) / interval) + 1)
+            self._tat[key] = tat + n * interval
+            return wait, n
+
     def count_daily(self, key: str, cap: int, now: float) -> bool:
         day_key = f"{key}:{datetime.fromtimestamp(now, UTC):%Y%m%d}"
         with self._lock:
@@ -271,3 +327,61 @@ class MemoryRateLimiter:
                 return False
             self._days[day_key] = n + 1
             return True
+
+
+class _ManySlots(Protocol):
+    def reserve_many(
+        self, key: str, budget: Budget, count: int, max_wait: float
+    ) -> tuple[float, int]: ...
+
+    def count_daily(self, key: str, cap: int, now: float) -> bool: ...
+
+
+class SlotBank:
+    """A ``RateLimiter`` that takes slots from the shared one several at a time.
+
+    Many requests of one process to one account (a bulk chunk's threads) each need a slot;
+    one Redis call reserves ``batch`` consecutive ones and the next callers take them in
+    order, each told how long to wait for its own. A slot nobody took until ``stale``
+    seconds after its time is dropped, not used late: sent late it would share the next
+    second with that second's own requests, and Zoom counts per second.
+    """
+
+    def __init__(
+        self,
+        limiter: _ManySlots,
+        *,
+        batch: int = 8,
+        stale: float = 0.005,
+        clock: Clock | None = None,
+    ) -> None:
+        self._limiter = limiter
+        self._batch = batch
+        self._stale = stale
+        self._clock = clock or SystemClock()
+        self._slots: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        #: Slots reserved and dropped unused (for the benchmark and tests).
+        self.dropped = 0
+
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        with self._lock:
+            now = self._clock.monotonic()
+            slots = self._slots.setdefault(key, deque())
+            while slots and slots[0] < now - self._stale:
+                slots.popleft()
+                self.dropped += 1
+            if slots and slots[0] - now <= max_wait:
+                return max(0.0, slots.popleft() - now)
+            if slots:  # the next banked slot is too far: hand the wait back
+                return -(slots[0] - now) - 1e-6
+            wait, reserved = self._limiter.reserve_many(key, budget, self._batch, max_wait)
+            if reserved == 0:
+                return wait
+            first = now + wait
+            interval = 1.0 / budget.per_second
+            slots.extend(first + k * interval for k in range(1, reserved))
+            return wait
+
+    def count_daily(self, key: str, cap: int, now: float) -> bool:
+        return self._limiter.count_daily(key, cap, now)

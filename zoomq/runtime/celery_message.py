@@ -129,6 +129,7 @@ def build_task_message(
     origin: str | None = None,
     ignore_result: bool | None = None,
     delivery_tag: str | None = None,
+    priority: int = 0,
 ) -> bytes:
     """One Celery task message, ready to LPUSH onto the Redis list named ``queue``.
 
@@ -137,6 +138,9 @@ def build_task_message(
     the arguments carry secrets (Celery's "hiding sensitive information in arguments").
     ``ignore_result`` None lets the task's own setting decide, as ``send_task`` does when
     not told. ``delivery_tag`` and ``origin`` default to what kombu and Celery would put.
+    ``priority`` other than 0 goes in the properties; push such a message onto the list
+    kombu names for it (``queue`` + ``"\\x06\\x16"`` + the step), which kombu's Redis
+    transport reads after every priority-0 list of the queues a worker consumes.
     """
     kwargs_json = kwargs if isinstance(kwargs, RawJSON) else _dumps(kwargs).encode("ascii")
     body = b"".join((b"[", _encode_args(args), b",", kwargs_json, b",", _EMBED, b"]"))
@@ -169,10 +173,12 @@ def build_task_message(
             b'"properties":{"correlation_id":',
             tid,
             # delivery_mode 2: persistent. Priority 0 keeps the plain list name (kombu
-            # suffixes the list of any other priority).
+            # suffixes the list of any other priority, see ``priority``).
             b',"reply_to":"","delivery_mode":2,"delivery_info":{"exchange":"","routing_key":',
             queue_field,
-            b'},"priority":0,"body_encoding":"base64","delivery_tag":',
+            b'},"priority":',
+            b"%d" % priority,
+            b',"body_encoding":"base64","delivery_tag":',
             _quote(delivery_tag or next_delivery_tag()),
             b"}}",
         )

@@ -63,6 +63,17 @@ class Keys:
     def idempotency(self) -> str:
         return self("idem")
 
+    # Bulk jobs (zoomq.runtime.jobs): ``<prefix>:job:<id>`` and the keys under it, each
+    # tenant's index of jobs, and each tenant's idempotency keys.
+    def job(self, job_id: str, *part: str) -> str:
+        return self("job", job_id, *part)
+
+    def tenant_jobs(self, tenant: str) -> str:
+        return self("jobs", tenant)
+
+    def job_idempotency(self, tenant: str, key: str) -> str:
+        return self("jobs", tenant, "idem", key)
+
     # The receiver: delivered-event markers ``<prefix>:seen:<connection>:<key>``.
     @property
     def seen(self) -> str:

@@ -13,7 +13,9 @@ __all__ = [
     "DOWNLOAD_FILE_TASK",
     "EVENTS_QUEUE",
     "EVENT_TASK",
+    "JOB_CALLBACK_TASK",
     "QUEUES",
+    "RUN_CHUNK_TASK",
     "RUN_TASK",
     "action_task_name",
 ]
@@ -24,6 +26,11 @@ EVENT_TASK = "zoomq.events.handle"
 RUN_TASK = "zoomq.automations.run"
 #: One recording file into the archive (on the ``downloads`` queue, id ``dl-<file id>``).
 DOWNLOAD_FILE_TASK = "zoomq.downloads.file"
+
+#: Some items of one bulk job: ``(job_id: str, indexes: list[int])`` on the ``bulk`` queue.
+RUN_CHUNK_TASK = "zoomq.jobs.run_chunk"
+#: A finished job's completion callback: ``(job_id: str,)`` on the ``bulk`` queue.
+JOB_CALLBACK_TASK = "zoomq.jobs.callback"
 
 EVENTS_QUEUE = "events"
 ACTIONS_QUEUE = "actions"

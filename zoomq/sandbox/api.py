@@ -28,6 +28,7 @@ from zoomq.sandbox.responses import (
 )
 
 if TYPE_CHECKING:
+    from zoomq.sandbox.accounts import Account
     from zoomq.sandbox.state import SandboxState
     from zoomq.sandbox.store import Store
 
@@ -43,9 +44,10 @@ Reply = tuple[int, Any]
 
 @dataclass(slots=True)
 class Call:
-    """One API request as a handler sees it."""
+    """One API request as a handler sees it: the account is the token's."""
 
     state: SandboxState
+    account: Account
     request: Request
     params: Mapping[str, str]
     query: Mapping[str, str]
@@ -54,7 +56,7 @@ class Call:
 
     @property
     def store(self) -> Store:
-        return self.state.store
+        return self.account.store
 
     def path_id(self, name: str) -> str:
         """A path parameter, decoded once more if the client double-encoded it."""
@@ -125,19 +127,30 @@ _WITH_BODY = frozenset({"POST", "PATCH", "PUT"})
 
 
 def api_route(state: SandboxState, op: Operation) -> Route:
-    """A Starlette route running ``op`` behind Zoom's auth and rate limits."""
-    limiter = state.limiter
+    """A Starlette route running ``op`` behind Zoom's auth and the account's rate limits."""
     handler = op.handler
     category = op.category
     phone = op.phone
     reads_body = op.method in _WITH_BODY
+    account_of = state.account_of
 
     async def endpoint(request: Request) -> Response:
         rate_headers: Any = ()
         try:
             token = authenticate(state, request)
+        except ZoomHTTPError as error:
+            return error.response(rate_headers)
+        account = account_of(token.app)
+        response = await run(request, token, account)
+        account.counted(response.status_code)
+        return response
+
+    async def run(request: Request, token: AccessToken, account: Account) -> Response:
+        rate_headers: Any = ()
+        try:
+            limiter = account.limiter
             if limiter.enabled:
-                rate_headers = limiter.check(token.app.account_id, category, phone=phone)
+                rate_headers = limiter.check(account.account_id, category, phone=phone)
             body: Any = None
             if reads_body:
                 raw = await request.body()
@@ -146,7 +159,9 @@ def api_route(state: SandboxState, op: Operation) -> Route:
                         body = json.loads(raw)
                     except ValueError:
                         raise validation_failed(("body", "Invalid JSON.")) from None
-            call = Call(state, request, request.path_params, request.query_params, body, token)
+            call = Call(
+                state, account, request, request.path_params, request.query_params, body, token
+            )
             with state.lock:
                 status, payload = handler(call)
         except ZoomHTTPError as error:

@@ -10,7 +10,18 @@ from zoomq.clock import Clock, SystemClock
 from zoomq.errors import ConfigurationError
 from zoomq.settings import Plan
 
-__all__ = ["DEFAULT_APP", "DEFAULT_SCOPES", "EventHook", "OAuthApp", "SandboxConfig"]
+__all__ = [
+    "DEFAULT_APP",
+    "DEFAULT_SCOPES",
+    "MAX_ACCOUNTS",
+    "AccountEventHook",
+    "EventHook",
+    "OAuthApp",
+    "SandboxConfig",
+]
+
+#: The most accounts one sandbox hosts (each is seeded in memory at start-up).
+MAX_ACCOUNTS = 200
 
 #: Classic admin scopes, enough for every endpoint the sandbox serves.
 DEFAULT_SCOPES = (
@@ -23,6 +34,8 @@ DEFAULT_SCOPES = (
 #: Called with (event name, the event's ``payload.object``) after each change of state,
 #: synchronously on the server's event loop: enqueue the event, do not send it from here.
 EventHook = Callable[[str, dict[str, Any]], None]
+#: Like ``EventHook``, with the id of the account whose state changed as third argument.
+AccountEventHook = Callable[[str, dict[str, Any], str], None]
 
 
 @dataclass(frozen=True)
@@ -71,13 +84,25 @@ class SandboxConfig:
     #: Messages in each channel and between the owner and the seeded contact.
     chat_messages: int = 60
 
+    #: Accounts served side by side, each with its own app, seeded data, plan and rate
+    #: counters. Account 1 is ``apps[0]``'s; account k > 1 gets ``<client_id>-k``,
+    #: ``<client_secret>-k`` and ``<account_id>-k`` of that app and seed ``account_seed``.
+    accounts: int = 1
     plan: Plan = Plan.PRO
+    #: Plans of accounts 1, 2, ...; accounts beyond the tuple take ``plan``.
+    plans: tuple[Plan | str, ...] = ()
     #: False switches every limit off: account budgets, the per-user meeting cap, createUser.
     rate_limits: bool = True
     #: Multiplies every budget (per-second, per-minute, daily); small values make tests fast.
     rate_scale: float = 1.0
     #: Meeting create/update requests per host user per UTC day; None switches the cap off.
     user_meeting_daily_cap: int | None = 100
+    #: Additions of one email to one meeting/webinar per UTC day, per endpoint (single
+    #: add, batch); the next is Zoom's 429. None switches the cap off.
+    registrant_daily_cap: int | None = 3
+    #: Registrants one meeting/webinar takes (Zoom: 4,999 per meeting) before 3043;
+    #: None: no cap, so benchmarks can register more.
+    registrant_capacity: int | None = None
 
     apps: tuple[OAuthApp, ...] = (DEFAULT_APP,)
     token_ttl: int = 3600
@@ -97,13 +122,21 @@ class SandboxConfig:
     epoch: float | None = None
     clock: Clock = field(default_factory=SystemClock)
 
+    #: Gets every account's events (without saying whose: see ``on_account_event``).
     on_event: EventHook | None = None
+    #: Called beside ``on_event``, with the account id: what a many-account hook needs.
+    on_account_event: AccountEventHook | None = None
     #: Reserved for the webhook sender, which reads them from the config.
     webhook_url: str | None = None
     webhook_secret: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", _plan(self.plan))
+        object.__setattr__(self, "plans", tuple(_plan(p) for p in self.plans))
+        if not 1 <= self.accounts <= MAX_ACCOUNTS:
+            raise ConfigurationError(f"sandbox: accounts must be 1..{MAX_ACCOUNTS}")
+        if len(self.plans) > self.accounts:
+            raise ConfigurationError("sandbox: more plans than accounts")
         counts = {
             "users": self.users,
             "meetings": self.meetings,
@@ -127,15 +160,44 @@ class SandboxConfig:
             raise ConfigurationError("sandbox: rate_scale must be positive")
         if not self.apps:
             raise ConfigurationError("sandbox: at least one OAuth app is needed")
-        if len({a.client_id for a in self.apps}) != len(self.apps):
+        apps = self.all_apps
+        if len({a.client_id for a in apps}) != len(apps):
             raise ConfigurationError("sandbox: client_id values must be unique")
-        if self.user_meeting_daily_cap is not None and self.user_meeting_daily_cap < 1:
-            raise ConfigurationError("sandbox: user_meeting_daily_cap must be >= 1 or None")
+        for cap in ("user_meeting_daily_cap", "registrant_daily_cap", "registrant_capacity"):
+            value = getattr(self, cap)
+            if value is not None and value < 1:
+                raise ConfigurationError(f"sandbox: {cap} must be >= 1 or None")
 
     @property
     def owner_app(self) -> OAuthApp:
-        """The first app: its account is the sandbox's account."""
+        """The first app: its account is the sandbox's first account."""
         return self.apps[0]
+
+    def account_plan(self, number: int) -> Plan:
+        """The plan of account ``number`` (1-based)."""
+        plans = self.plans
+        return Plan(plans[number - 1]) if number <= len(plans) else self.plan
+
+    def account_app(self, number: int) -> OAuthApp:
+        """The app of account ``number``: ``apps[0]`` for 1, derived from it for the others."""
+        owner = self.owner_app
+        if number == 1:
+            return owner
+        return OAuthApp(
+            client_id=f"{owner.client_id}-{number}",
+            client_secret=f"{owner.client_secret}-{number}",
+            account_id=f"{owner.account_id}-{number}",
+            scopes=owner.scopes,
+        )
+
+    def account_seed(self, number: int) -> int:
+        """The seed of account ``number``: ``seed`` for 1, a different one for each other."""
+        return self.seed if number == 1 else self.seed + 100_003 * (number - 1)
+
+    @property
+    def all_apps(self) -> tuple[OAuthApp, ...]:
+        """``apps`` and the derived apps of accounts 2..N."""
+        return self.apps + tuple(self.account_app(n) for n in range(2, self.accounts + 1))
 
 
 def _plan(value: Plan | str) -> Plan:

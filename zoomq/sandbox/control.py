@@ -15,6 +15,16 @@
     POST   /_sandbox/users/{userId}/recordings  {"count": N, "file_sizes": [...]} -> 201
                                         N new meetings of the user, recorded and
                                         completed now (recording.completed each)
+    GET    /_sandbox/accounts           {"accounts": [...]}: each account's credentials,
+                                        plan, requests (by status: 429s), rate_limited
+                                        (per kind of limit), resource counts, seeded ids
+    GET    /_sandbox/accounts/{account}  one of them, by number (1..N) or account id
+    GET    /_sandbox/accounts/{account}/meetings/{id}/registrants   a meeting's
+    GET    /_sandbox/accounts/{account}/webinars/{id}/registrants   or webinar's registrants:
+                                        {"id", "total", "by_status", "registrants":
+                                        [{"id", "email", "status"}]}; ?list=false: counts only
+
+The recording endpoints act on account 1 unless ``?account=`` names another.
     POST   /_sandbox/download_faults    {"file_id": "..." or "*", "cut_after": N, "count": 1}
                                         cuts the CDN body after N bytes; {"file_id": ...,
                                         "redirect_to": URL} sends the download there -> 201
@@ -27,6 +37,7 @@ response started at) and ``download_log`` (each download request's query and aut
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -36,6 +47,7 @@ from starlette.routing import Route
 from zoomq.sandbox.responses import ZoomHTTPError, json_response, no_content
 
 if TYPE_CHECKING:
+    from zoomq.sandbox.accounts import Account
     from zoomq.sandbox.state import SandboxState
 
 __all__ = ["control_routes"]
@@ -99,7 +111,99 @@ def _download_fault(state: SandboxState, data: dict[str, Any]) -> None:
     )
 
 
+def _not_found(message: str) -> Response:
+    return json_response({"code": 404, "message": message}, 404)
+
+
+def _registrants(
+    account: Account, event_id: str, *, webinar: bool, listed: bool
+) -> dict[str, Any] | None:
+    """A meeting's or webinar's registrants for the control API; None if there is none."""
+    store = account.store
+    key = int(event_id) if event_id.isdigit() else -1
+    events = store.webinars if webinar else store.meetings
+    if key not in events:
+        return None
+    registrants = list(store.registrants_of(key, webinar=webinar).values())
+    body: dict[str, Any] = {
+        "id": key,
+        "total": len(registrants),
+        "by_status": dict(Counter(r["status"] for r in registrants)),
+    }
+    if listed:
+        body["registrants"] = [
+            {"id": r["id"], "email": r["email"], "status": r["status"]} for r in registrants
+        ]
+    return body
+
+
+class _UnknownAccount(Exception):
+    """A control request named an account the sandbox does not have (404)."""
+
+
+def _account_of(state: SandboxState, request: Request) -> Account:
+    """The account named by the path or ``?account=`` (account 1 by default)."""
+    key = request.path_params.get("account") or request.query_params.get("account") or "1"
+    try:
+        return state.account(key)
+    except KeyError:
+        raise _UnknownAccount(f"No such account: {key}") from None
+
+
+def _account_routes(state: SandboxState) -> list[Route]:
+    def account_of(request: Request) -> Account:
+        return _account_of(state, request)
+
+    async def list_accounts(request: Request) -> Response:
+        with state.lock:
+            return json_response({"accounts": [a.summary() for a in state.accounts]})
+
+    async def get_account(request: Request) -> Response:
+        try:
+            account = account_of(request)
+        except _UnknownAccount as exc:
+            return _not_found(str(exc))
+        with state.lock:
+            return json_response(account.summary())
+
+    def registrants_route(webinar: bool) -> Any:
+        async def registrants(request: Request) -> Response:
+            try:
+                account = account_of(request)
+            except _UnknownAccount as exc:
+                return _not_found(str(exc))
+            listed = request.query_params.get("list", "true").lower() not in ("false", "0")
+            with state.lock:
+                body = _registrants(
+                    account, request.path_params["event_id"], webinar=webinar, listed=listed
+                )
+            if body is None:
+                kind = "Webinar" if webinar else "Meeting"
+                return _not_found(f"{kind} does not exist: {request.path_params['event_id']}.")
+            return json_response(body)
+
+        return registrants
+
+    return [
+        Route("/_sandbox/accounts", list_accounts, methods=["GET"]),
+        Route("/_sandbox/accounts/{account}", get_account, methods=["GET"]),
+        Route(
+            "/_sandbox/accounts/{account}/meetings/{event_id}/registrants",
+            registrants_route(webinar=False),
+            methods=["GET"],
+        ),
+        Route(
+            "/_sandbox/accounts/{account}/webinars/{event_id}/registrants",
+            registrants_route(webinar=True),
+            methods=["GET"],
+        ),
+    ]
+
+
 def control_routes(state: SandboxState) -> list[Route]:
+    def account_of(request: Request) -> Account:
+        return _account_of(state, request)
+
     async def get_state(request: Request) -> Response:
         return json_response(state.summary())
 
@@ -143,7 +247,12 @@ def control_routes(state: SandboxState) -> list[Route]:
         try:
             data = await _json(request)
             sizes = data.get("file_sizes") or [8 * 1024 * 1024, 1024 * 1024]
-            recording = state.add_recording(int(data["meeting_id"]), [int(s) for s in sizes])
+            account = account_of(request)
+            recording = state.add_recording(
+                int(data["meeting_id"]), [int(s) for s in sizes], account=account.number
+            )
+        except _UnknownAccount as exc:
+            return _not_found(str(exc))
         except KeyError as exc:
             return _bad(f"unknown or missing meeting: {exc}")
         except (ValueError, TypeError) as exc:
@@ -157,9 +266,15 @@ def control_routes(state: SandboxState) -> list[Route]:
             count = int(data.get("count", 1))
             if not 1 <= count <= _MAX_COMPLETED:
                 return _bad(f"count must be 1..{_MAX_COMPLETED}")
+            account = account_of(request)
             done = state.complete_recordings(
-                request.path_params["user_id"], count, [int(s) for s in sizes]
+                request.path_params["user_id"],
+                count,
+                [int(s) for s in sizes],
+                account=account.number,
             )
+        except _UnknownAccount as exc:
+            return _not_found(str(exc))
         except ZoomHTTPError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
         except (ValueError, TypeError) as exc:
@@ -189,4 +304,5 @@ def control_routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/download_tokens", download_token, methods=["POST"]),
         Route("/_sandbox/recordings", add_recording, methods=["POST"]),
         Route("/_sandbox/users/{user_id}/recordings", complete_recordings, methods=["POST"]),
+        *_account_routes(state),
     ]

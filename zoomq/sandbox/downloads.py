@@ -219,7 +219,7 @@ def download_routes(state: SandboxState) -> list[Route]:
         token = token or query_token
         if not token or not state.oauth.can_download(token):
             return HTMLResponse(ONLY_HOST_PAGE, 200)
-        if file_id not in state.store.files:
+        if state.file(file_id, token) is None:
             return HTMLResponse(MISSING_PAGE, 404)
         elsewhere = state.download_faults.redirect_for(file_id)
         return RedirectResponse(elsewhere or state.signer.url(file_id), 302)
@@ -230,7 +230,7 @@ def download_routes(state: SandboxState) -> list[Route]:
         query = request.query_params
         if not state.signer.valid(file_id, query.get("expires"), query.get("signature")):
             return Response(ACCESS_DENIED, 403, media_type="application/xml")
-        info = state.store.files.get(file_id)
+        info = state.file(file_id)
         if info is None:
             return Response(ACCESS_DENIED, 403, media_type="application/xml")
         size = info.size

@@ -14,11 +14,15 @@ _ALNUM = string.ascii_letters + string.digits
 
 
 class IdFactory:
-    """Makes ids the way Zoom spells them; numeric ids never repeat within one factory."""
+    """Makes ids the way Zoom spells them; numeric ids never repeat within one factory.
 
-    def __init__(self, rng: random.Random) -> None:
+    Factories given the same ``taken`` set (one per account of a sandbox) never repeat
+    each other's numbers either, so a meeting id names one meeting in the whole sandbox.
+    """
+
+    def __init__(self, rng: random.Random, taken: set[int] | None = None) -> None:
         self.rng = rng
-        self._numbers: set[int] = set()
+        self._numbers: set[int] = set() if taken is None else taken
 
     def user_id(self) -> str:
         """22 url-safe characters, like ``KDcuGIm1QgePTO8WbOqwIQ``."""

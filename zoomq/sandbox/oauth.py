@@ -73,7 +73,7 @@ class TokenStore:
     """Apps, authorization codes, access/refresh/download tokens, and request counters."""
 
     def __init__(self, config: SandboxConfig, clock: Clock, api_url: str) -> None:
-        self.apps = {app.client_id: app for app in config.apps}
+        self.apps = {app.client_id: app for app in config.all_apps}
         self._clock = clock
         self._ttl = config.token_ttl
         self._code_ttl = config.auth_code_ttl

@@ -10,6 +10,7 @@ the injected clock, so tests can cross a second or a UTC midnight at will.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -19,7 +20,7 @@ from zoomq.sandbox.responses import Headers, ZoomHTTPError
 from zoomq.sandbox.times import DAY, next_midnight_iso
 from zoomq.settings import Plan
 
-__all__ = ["Budget", "Category", "RateLimiter"]
+__all__ = ["REGISTRANT_MESSAGES", "Budget", "Category", "RateLimiter"]
 
 PER_SECOND_MESSAGE = (
     "You have reached the maximum per-second rate limit for this API. Try again later."
@@ -28,6 +29,27 @@ DAILY_MESSAGE = (
     "You have reached the maximum daily rate limit for this API. "
     "Refer to the response header for details on when you can make another request."
 )
+#: Zoom's wording per endpoint (devforum threads 141856 and 57798), with the cap and email.
+REGISTRANT_MESSAGES = {
+    "meeting": (
+        "You have exceeded the daily rate limit of ({cap}) for Add a meeting registrant API "
+        "requests for the registrant ({email}). You can resume these API requests at GMT 00:00:00."
+    ),
+    "webinar": (
+        "You have exceeded the daily rate limit of ({cap}) for Add a webinar registrant API "
+        "requests for the registrant ({email}). You can resume these API requests at GMT 00:00:00."
+    ),
+    "meeting_batch": (
+        "You have exceeded the daily rate limit ({cap}) of Meeting Batch Registration API "
+        "requests permitted for ({email}) this particular registrant. You may resume these "
+        "requests at GMT 00:00:00."
+    ),
+    "webinar_batch": (
+        "You have exceeded the daily rate limit ({cap}) of Webinar Batch Registration API "
+        "requests permitted for ({email}) this particular registrant. You may resume these "
+        "requests at GMT 00:00:00."
+    ),
+}
 USER_MEETING_MESSAGE = (
     "You have exceeded the daily rate limit ({cap}) of Meeting Create/Update API requests "
     "permitted for this particular user. You may resume these requests at GMT 00:00:00."
@@ -115,6 +137,7 @@ class RateLimiter:
         self.enabled = config.rate_limits
         self._clock = clock
         self._user_cap = config.user_meeting_daily_cap
+        self._registrant_cap = config.registrant_daily_cap
         scale = config.rate_scale
         self._budgets: dict[tuple[Category, bool], Budget] = {}
         for phone, table in ((False, _API), (True, _PHONE)):
@@ -131,7 +154,9 @@ class RateLimiter:
         self._windows: dict[tuple[str, str], list[int]] = {}
         self._daily: dict[tuple[str, str], list[int]] = {}
         self._per_user: dict[str, list[int]] = {}
-        #: How many requests each kind of limit refused: qps, daily, user_meeting, user_create.
+        self._per_registrant: dict[tuple[str, int, str], list[int]] = {}
+        #: How many requests each kind of limit refused: qps, daily, user_meeting,
+        #: user_create, registrant.
         self.rejected: Counter[str] = Counter()
 
     def budget(self, category: Category, *, phone: bool = False) -> Budget:
@@ -141,6 +166,7 @@ class RateLimiter:
         self._windows.clear()
         self._daily.clear()
         self._per_user.clear()
+        self._per_registrant.clear()
         self.rejected.clear()
 
     def check(self, account: str, category: Category, *, phone: bool = False) -> Headers:
@@ -206,6 +232,39 @@ class RateLimiter:
                 ],
             )
         slot[1] += 1
+
+    def count_registrants(self, kind: str, event_id: int, emails: Iterable[str]) -> None:
+        """Zoom's daily cap on adding one email to one meeting/webinar, per endpoint ``kind``.
+
+        ``kind`` is a key of ``REGISTRANT_MESSAGES``. Every request counts, also one that
+        returns an existing registrant; a refused request counts for none of its emails.
+        """
+        cap = self._registrant_cap
+        if not self.enabled or cap is None:
+            return
+        now = self._clock.time()
+        day = int(now // DAY)
+        counters = self._per_registrant
+        slots: list[list[int]] = []
+        for email in dict.fromkeys(e.lower() for e in emails):
+            key = (kind, event_id, email)
+            slot = counters.get(key)
+            if slot is None or slot[0] != day:
+                slot = counters[key] = [day, 0]
+            if slot[1] >= cap:
+                self.rejected["registrant"] += 1
+                raise ZoomHTTPError(
+                    429,
+                    429,
+                    REGISTRANT_MESSAGES[kind].format(cap=cap, email=email),
+                    headers=[
+                        ("X-RateLimit-Type", "Daily-limit"),
+                        ("Retry-After", next_midnight_iso(now)),
+                    ],
+                )
+            slots.append(slot)
+        for slot in slots:
+            slot[1] += 1
 
     def count_user_create(self, account: str) -> None:
         """The plan's daily cap on ``createUser`` with ``action=create``."""

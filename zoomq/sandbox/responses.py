@@ -68,7 +68,9 @@ class ZoomHTTPError(Exception):
         return body
 
     def response(self, extra_headers: Iterable[tuple[str, str]] = ()) -> Response:
-        return json_response(self.body(), self.status, [*self.headers, *extra_headers])
+        # The error's own headers win: a per-user or per-registrant daily cap says
+        # ``Daily-limit`` even though the account's per-second budget had room.
+        return json_response(self.body(), self.status, [*extra_headers, *self.headers])
 
 
 def validation_failed(*fields: tuple[str, str]) -> ZoomHTTPError:

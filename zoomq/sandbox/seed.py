@@ -25,10 +25,24 @@ from zoomq.sandbox.objects import (
 from zoomq.sandbox.store import Obj, Store
 from zoomq.sandbox.times import DAY, day_start, iso
 
-__all__ = ["OWNER_EMAIL", "SeededIds", "build_recording", "seed_store"]
+__all__ = [
+    "ACCOUNT_DOMAIN",
+    "BATCH_MEETING_TOPIC",
+    "BATCH_WEBINAR_TOPIC",
+    "OWNER_EMAIL",
+    "SeededIds",
+    "build_recording",
+    "seed_store",
+]
 
-#: The owner's email is the same for every seed.
+#: The owner's email is the same for every seed (in the first account; account k of a
+#: sandbox uses ``ACCOUNT_DOMAIN`` for its users' emails).
 OWNER_EMAIL = "owner@example.com"
+#: The domain of users' emails in account k > 1.
+ACCOUNT_DOMAIN = "acct{number}.example.com"
+#: Topics of the seeded meeting and webinar eligible for batch registration.
+BATCH_MEETING_TOPIC = "Batch registration meeting"
+BATCH_WEBINAR_TOPIC = "Batch registration webinar"
 
 _FIRST = (
     "Ada",
@@ -118,6 +132,19 @@ class SeededIds:
     contact_email: str
     #: A user with call recordings (the owner has some too).
     phone_user_id: str
+    #: Batch registration: a licensed member (not the owner, whose lists stay as they
+    #: were) hosts a scheduled meeting (type 2) and a scheduled webinar (type 5), both
+    #: with registration on (automatic approval) and no registrant yet.
+    batch_host_id: str
+    batch_meeting_id: int
+    batch_webinar_id: int
+    #: Ineligible for batch registration, each for one reason: recurring (type 8) with
+    #: registration; registration on but a Basic host (meeting, webinar); no registration
+    #: (webinar; the meeting of ``meeting_id`` has none either).
+    recurring_registration_meeting_id: int
+    basic_host_meeting_id: int
+    basic_host_webinar_id: int
+    no_registration_webinar_id: int
 
 
 def _name(rng: random.Random) -> tuple[str, str]:
@@ -175,8 +202,11 @@ def build_recording(
 class _Seeder:
     """Lays the account out, one kind of resource per method, drawing from one RNG."""
 
-    def __init__(self, config: SandboxConfig, base_url: str, now: float, ids: IdFactory) -> None:
+    def __init__(
+        self, config: SandboxConfig, base_url: str, now: float, ids: IdFactory, domain: str
+    ) -> None:
         self.config = config
+        self.domain = domain
         self.base_url = base_url
         self.now = now
         self.day0 = day_start(now)
@@ -207,7 +237,7 @@ class _Seeder:
         """Active users (the owner first), a pending and an inactive one."""
         now = self.now
         owner = self.user(
-            OWNER_EMAIL,
+            f"owner@{self.domain}",
             "Olivia",
             "Owner",
             user_type=2,
@@ -222,7 +252,7 @@ class _Seeder:
             first, last = _name(self.rng)
             users.append(
                 self.user(
-                    f"{first.lower()}.{last.lower()}.{i}@example.com",
+                    f"{first.lower()}.{last.lower()}.{i}@{self.domain}",
                     first,
                     last,
                     user_type=2 if i < 6 else 1,
@@ -232,7 +262,7 @@ class _Seeder:
                 )
             )
         pending = self.user(
-            "pending.user@example.com",
+            f"pending.user@{self.domain}",
             "Pat",
             "Pending",
             user_type=1,
@@ -241,7 +271,7 @@ class _Seeder:
             created_at=now - 2 * DAY,
         )
         inactive = self.user(
-            "inactive.user@example.com",
+            f"inactive.user@{self.domain}",
             "Ina",
             "Inactive",
             user_type=1,
@@ -365,20 +395,7 @@ class _Seeder:
         day0, now, rng, store = self.day0, self.now, self.rng, self.store
 
         def webinar(topic: str, webinar_type: int, start: float) -> Obj:
-            made = webinar_object(
-                self.ids,
-                base_url=self.base_url,
-                host=owner,
-                topic=topic,
-                webinar_type=webinar_type,
-                start_time=start,
-                duration=60,
-                timezone=owner["timezone"],
-                created_at=now - 30 * DAY,
-            )
-            store.add_webinar(made)
-            store.webinar_registrants.setdefault(made["id"], {})
-            return made
+            return self.webinar(owner, topic, webinar_type, start)
 
         scheduled = webinar("Product webinar", 5, day0 + 5 * DAY + 17 * 3600)
         recurring = webinar("Office hours", 9, day0 + 2 * DAY + 18 * 3600)
@@ -415,6 +432,58 @@ class _Seeder:
                 )
             )
         return scheduled, recurring, past
+
+    def webinar(self, host: Obj, topic: str, webinar_type: int, start: float) -> Obj:
+        made = webinar_object(
+            self.ids,
+            base_url=self.base_url,
+            host=host,
+            topic=topic,
+            webinar_type=webinar_type,
+            start_time=start,
+            duration=60,
+            timezone=host["timezone"],
+            created_at=self.now - 30 * DAY,
+        )
+        self.store.add_webinar(made)
+        self.store.webinar_registrants.setdefault(made["id"], {})
+        return made
+
+    def batch_targets(self, users: list[Obj], inactive: Obj) -> dict[str, Obj]:
+        """What batch registration is tried on: one eligible meeting and webinar, and
+        one ineligible of each kind. Drawn last, so the rest of the account is as before."""
+        host = next((u for u in users[2:] if u["type"] == 2), users[0])
+        basic = next((u for u in users if u["type"] == 1), inactive)
+        day0 = self.day0
+        registration = {"approval_type": 0, "registration_type": 1}
+        meeting = self.meeting(
+            host, BATCH_MEETING_TOPIC, 2, day0 + 4 * DAY + 15 * 3600, settings=registration
+        )
+        self.store.meeting_registrants.setdefault(meeting["id"], {})
+        webinar = self.webinar(host, BATCH_WEBINAR_TOPIC, 5, day0 + 6 * DAY + 16 * 3600)
+        recurring = self.meeting(
+            host,
+            "Recurring with registration",
+            8,
+            day0 + 8 * DAY + 15 * 3600,
+            settings=registration,
+            recurrence={"type": 2, "repeat_interval": 1, "weekly_days": "2", "end_times": 4},
+        )
+        basic_meeting = self.meeting(
+            basic, "Basic host registration", 2, day0 + 5 * DAY + 9 * 3600, settings=registration
+        )
+        basic_webinar = self.webinar(basic, "Basic host webinar", 5, day0 + 7 * DAY + 9 * 3600)
+        closed = self.webinar(host, "Webinar without registration", 5, day0 + 9 * DAY + 17 * 3600)
+        closed["settings"]["approval_type"] = 2
+        return {
+            "host": host,
+            "meeting": meeting,
+            "webinar": webinar,
+            "recurring": recurring,
+            "basic_meeting": basic_meeting,
+            "basic_webinar": basic_webinar,
+            "closed_webinar": closed,
+        }
 
     def phone(self, phone_users: list[Obj]) -> None:
         """Call recordings of each phone user over the last 25 days (newest first)."""
@@ -489,10 +558,15 @@ class _Seeder:
 
 
 def seed_store(
-    config: SandboxConfig, base_url: str, now: float, ids: IdFactory
+    config: SandboxConfig,
+    base_url: str,
+    now: float,
+    ids: IdFactory,
+    *,
+    email_domain: str = "example.com",
 ) -> tuple[Store, SeededIds]:
     """Build the account; ``ids`` must draw from ``random.Random(config.seed)``."""
-    seeder = _Seeder(config, base_url, now, ids)
+    seeder = _Seeder(config, base_url, now, ids, email_domain)
     users, pending, inactive = seeder.users()
     meetings = seeder.meetings(users)
     seeder.registrants(meetings["registration"])
@@ -500,6 +574,7 @@ def seed_store(
     webinar, recurring_webinar, past_webinar = seeder.webinars(users[0])
     seeder.phone(users[:3])
     channel_id = seeder.chat(users)
+    batch = seeder.batch_targets(users, inactive)
     owner, contact = users[0], users[1]
     seeded = SeededIds(
         owner_user_id=owner["id"],
@@ -523,5 +598,12 @@ def seed_store(
         contact_user_id=contact["id"],
         contact_email=contact["email"],
         phone_user_id=users[1]["id"],
+        batch_host_id=batch["host"]["id"],
+        batch_meeting_id=batch["meeting"]["id"],
+        batch_webinar_id=batch["webinar"]["id"],
+        recurring_registration_meeting_id=batch["recurring"]["id"],
+        basic_host_meeting_id=batch["basic_meeting"]["id"],
+        basic_host_webinar_id=batch["basic_webinar"]["id"],
+        no_registration_webinar_id=batch["closed_webinar"]["id"],
     )
     return seeder.store, seeded

@@ -1,4 +1,7 @@
-"""The sandbox's whole state: seeded resources, tokens, budgets, faults, request log.
+"""The sandbox's whole state: its accounts, tokens, faults, request log.
+
+Each account (``accounts.Account``) has its own seeded resources and budgets; the
+attributes ``store``, ``seeded``, ``ids``, ``limiter`` and ``pages`` are account 1's.
 
 Tests hold the ``SandboxState`` (``SandboxServer.state`` or ``app.state.sandbox``)
 and may read it, inject faults, add recordings or issue download tokens from their
@@ -8,21 +11,22 @@ own thread: request handlers run under ``state.lock``.
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from zoomq.sandbox.config import SandboxConfig
+from zoomq.sandbox.accounts import Account
+from zoomq.sandbox.config import OAuthApp, SandboxConfig
 from zoomq.sandbox.downloads import DownloadFaults, DownloadRecord, UrlSigner
 from zoomq.sandbox.faults import FaultInjector
+from zoomq.sandbox.files import FileInfo
 from zoomq.sandbox.ids import IdFactory
 from zoomq.sandbox.oauth import TokenStore
 from zoomq.sandbox.objects import meeting_object
 from zoomq.sandbox.pagination import PageTokens
 from zoomq.sandbox.ratelimits import RateLimiter
-from zoomq.sandbox.seed import SeededIds, build_recording, seed_store
+from zoomq.sandbox.seed import SeededIds, build_recording
 from zoomq.sandbox.store import Store
 
 __all__ = ["RequestRecord", "SandboxState"]
@@ -51,10 +55,30 @@ class SandboxState:
         self.api_base_url = self.base_url + "/v2"
         secret = hashlib.sha256(f"zoomq-sandbox:{config.seed}".encode()).digest()
         self.oauth = TokenStore(config, self.clock, api_url=self.base_url)
-        self.limiter = RateLimiter(config, self.clock)
         self.faults = FaultInjector(config.seed, config.hang_seconds)
-        self.pages = PageTokens(secret, self.clock, config.page_token_ttl)
         self.signer = UrlSigner(secret, self.clock, config.cdn_url_ttl, self.base_url)
+        #: The accounts, account 1 first (``account(n)`` finds one by number or id).
+        self.accounts: tuple[Account, ...] = tuple(
+            Account(
+                config,
+                number,
+                clock=self.clock,
+                base_url=self.base_url,
+                emit=self._emit,
+                issue_download_token=self.oauth.issue_download_token,
+            )
+            for number in range(1, config.accounts + 1)
+        )
+        self._by_key: dict[str, Account] = {}
+        for account in self.accounts:
+            self._by_key[str(account.number)] = account
+            self._by_key[account.account_id] = account
+        #: Each app's account: its own, or account 1 for an extra app of ``config.apps``
+        #: whose account id is none of the sandbox's (they all shared one account before).
+        self._by_client = {
+            app.client_id: self._by_key.get(app.account_id, self.accounts[0])
+            for app in config.all_apps
+        }
         #: The most recent requests (``config.request_log_size``); counters cover all.
         self.requests: deque[RequestRecord] = deque(maxlen=config.request_log_size)
         self.request_count = 0
@@ -74,10 +98,45 @@ class SandboxState:
     def _build(self) -> None:
         config = self.config
         self.epoch = config.epoch if config.epoch is not None else self.clock.time()
-        self.ids = IdFactory(random.Random(config.seed))  # noqa: S311 - seeded fake data
-        self.store: Store
-        self.seeded: SeededIds
-        self.store, self.seeded = seed_store(config, self.base_url, self.epoch, self.ids)
+        taken: set[int] = set()  # numeric ids are unique across the accounts
+        for account in self.accounts:
+            account.build(self.epoch, taken)
+
+    # accounts ----------------------------------------------------------------------
+
+    def account(self, key: int | str) -> Account:
+        """An account by number (``1``, ``"2"``) or account id; KeyError if none."""
+        return self._by_key[str(key)]
+
+    def account_of(self, app: OAuthApp) -> Account:
+        """The account an app's tokens act on."""
+        return self._by_client.get(app.client_id, self.accounts[0])
+
+    @property
+    def default_account(self) -> Account:
+        return self.accounts[0]
+
+    # account 1, as a one-account sandbox always had it -------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self.accounts[0].store
+
+    @property
+    def seeded(self) -> SeededIds:
+        return self.accounts[0].seeded
+
+    @property
+    def ids(self) -> IdFactory:
+        return self.accounts[0].ids
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.accounts[0].limiter
+
+    @property
+    def pages(self) -> PageTokens:
+        return self.accounts[0].pages
 
     # what the middleware and handlers call -------------------------------------------
 
@@ -91,11 +150,22 @@ class SandboxState:
         self.requests.append(RequestRecord(method, path, status, self.clock.time()))
 
     def emit(self, event: str, obj: dict[str, Any]) -> None:
-        """Record a change of state and pass it to ``config.on_event``."""
+        """Record a change of account 1's state (see ``Account.emit``)."""
+        self.accounts[0].emit(event, obj)
+
+    def _emit(self, account: Account, event: str, obj: dict[str, Any]) -> None:
+        """Record a change and pass it to ``config.on_event`` / ``on_account_event``.
+
+        Runs on the server's event loop under the lock: the hooks must only enqueue
+        (``SandboxEmitter`` does, into a bounded queue).
+        """
         self.events.append((event, obj))
         hook = self.config.on_event
         if hook is not None:
             hook(event, obj)
+        account_hook = self.config.on_account_event
+        if account_hook is not None:
+            account_hook(event, obj, account.account_id)
 
     # what tests call ---------------------------------------------------------------
 
@@ -110,6 +180,7 @@ class SandboxState:
         *,
         start_time: float | None = None,
         minutes: int = 30,
+        account: int | str = 1,
     ) -> dict[str, Any]:
         """Record ``meeting`` (id, UUID-less id string, or the meeting object) once more.
 
@@ -118,16 +189,17 @@ class SandboxState:
         recording object, as ``GET /meetings/{id}/recordings`` shows it.
         """
         key = meeting["id"] if isinstance(meeting, Mapping) else meeting
+        owner = self.account(account)
         with self.lock:
-            found = self.store.meetings.get(int(key))
+            found = owner.store.meetings.get(int(key))
             if found is None:
                 raise KeyError(f"no meeting {key}")
-            uuid = found["uuid"] if found["uuid"] not in self.store.recordings else None
+            uuid = found["uuid"] if found["uuid"] not in owner.store.recordings else None
             return build_recording(
-                self.ids,
-                self.store,
+                owner.ids,
+                owner.store,
                 found,
-                uuid=uuid or self.ids.meeting_uuid(),
+                uuid=uuid or owner.ids.meeting_uuid(),
                 start=self.clock.time() - minutes * 60 if start_time is None else start_time,
                 minutes=minutes,
                 sizes=list(file_sizes),
@@ -140,6 +212,7 @@ class SandboxState:
         file_sizes: Iterable[int] = (8 * _MIB, _MIB),
         *,
         topic: str = "Sandbox recording",
+        account: int | str = 1,
     ) -> list[dict[str, Any]]:
         """``count`` new meetings of ``user`` (id or email), each recorded and completed now.
 
@@ -149,11 +222,12 @@ class SandboxState:
         """
         sizes = list(file_sizes)
         done: list[dict[str, Any]] = []
+        owner = self.account(account)
         with self.lock:
-            host = self.store.user(user)
+            host = owner.store.user(user)
             for n in range(count):
                 meeting = meeting_object(
-                    self.ids,
+                    owner.ids,
                     base_url=self.base_url,
                     host=host,
                     topic=f"{topic} {n + 1}",
@@ -163,11 +237,22 @@ class SandboxState:
                     timezone=host.get("timezone") or "UTC",
                     created_at=self.clock.time() - 7200,
                 )
-                self.store.add_meeting(meeting)
-                done.append(self.add_recording(meeting, sizes))
+                owner.store.add_meeting(meeting)
+                done.append(self.add_recording(meeting, sizes, account=owner.number))
         for recording in done:
-            self.emit("recording.completed", recording)
+            owner.emit("recording.completed", recording)
         return done
+
+    def file(self, file_id: str, token: str | None = None) -> FileInfo | None:
+        """A recording file: of the token's account for an access token, else of any."""
+        access = self.oauth.find(token) if token else None
+        if access is not None:
+            return self.account_of(access.app).store.files.get(file_id)
+        for account in self.accounts:
+            info = account.store.files.get(file_id)
+            if info is not None:
+                return info
+        return None
 
     def count(
         self, method: str | None = None, path: str | Callable[[str], bool] | None = None
@@ -185,9 +270,16 @@ class SandboxState:
         return total
 
     def summary(self) -> dict[str, Any]:
-        """Counts of everything, for ``GET /_sandbox/state``."""
+        """Counts of everything, for ``GET /_sandbox/state``.
+
+        Requests, tokens, faults and ``rate_limited`` are the whole sandbox's; plan,
+        resources and ``seeded`` are account 1's (``accounts`` lists each account).
+        """
         store = self.store
+        rejected: Counter[str] = Counter()
         with self.lock:
+            for account in self.accounts:
+                rejected.update(account.limiter.rejected)
             return {
                 "seed": self.config.seed,
                 "plan": str(self.config.plan),
@@ -196,7 +288,7 @@ class SandboxState:
                 "requests_by_status": {str(k): v for k, v in sorted(self.status_counts.items())},
                 "token_requests": dict(self.oauth.requests),
                 "tokens_issued": dict(self.oauth.issued),
-                "rate_limited": dict(self.limiter.rejected),
+                "rate_limited": dict(rejected),
                 "faults_fired": self.faults.fired,
                 "faults": [f.to_dict() for f in self.faults.list()],
                 "download_faults": self.download_faults.to_dict(),
@@ -213,13 +305,18 @@ class SandboxState:
                 "phone_recordings": len(store.phone_recordings),
                 "channels": len(store.channels),
                 "seeded": self.seeded.__dict__,
+                "accounts": [
+                    {"number": a.number, **a.credentials(), "plan": str(a.plan)}
+                    for a in self.accounts
+                ],
             }
 
     def reset(self, *, keep_tokens: bool = False) -> None:
         """Back to the seeded account: resources, counters, faults, log (and tokens)."""
         with self.lock:
             self._build()
-            self.limiter.reset()
+            for account in self.accounts:
+                account.reset_counters()
             self.faults.clear()
             self.download_faults.clear()
             self.range_log.clear()

@@ -47,6 +47,8 @@ class Store:
         self.user_webinars: dict[str, dict[int, None]] = {}
         self.webinar_registrants: dict[int, dict[str, Obj]] = {}
         self.webinar_participants: dict[int, list[Obj]] = {}
+        #: Per (webinar?, event id), registrants by lower-cased email; built on first use.
+        self._registrant_emails: dict[tuple[bool, int], dict[str, Obj]] = {}
 
         #: Recording instances by meeting UUID; ``meeting_recordings`` lists a meeting's
         #: instance UUIDs, oldest first; ``user_recordings`` a host's, newest first.
@@ -138,6 +140,7 @@ class Store:
         self.meeting_items.pop(meeting_id, None)
         self.user_meetings.get(meeting["host_id"], {}).pop(meeting_id, None)
         self.meeting_registrants.pop(meeting_id, None)
+        self._registrant_emails.pop((False, meeting_id), None)
         return meeting
 
     def meetings_of(self, host_id: str) -> Iterator[Obj]:
@@ -161,6 +164,27 @@ class Store:
         if webinar is None:
             raise webinar_not_found(key)
         return webinar
+
+    # registrants -------------------------------------------------------------------
+
+    def registrants_of(self, event_id: int, *, webinar: bool) -> dict[str, Obj]:
+        """A meeting's or webinar's registrants by id (created empty)."""
+        table = self.webinar_registrants if webinar else self.meeting_registrants
+        return table.setdefault(event_id, {})
+
+    def registrant_by_email(self, event_id: int, email: str, *, webinar: bool) -> Obj | None:
+        """The registrant with this email (case-insensitive), in O(1)."""
+        key = (webinar, event_id)
+        index = self._registrant_emails.get(key)
+        if index is None:
+            registrants = self.registrants_of(event_id, webinar=webinar).values()
+            index = self._registrant_emails[key] = {r["email"].lower(): r for r in registrants}
+        return index.get(email.lower())
+
+    def add_registrant(self, event_id: int, registrant: Obj, *, webinar: bool) -> None:
+        self.registrant_by_email(event_id, registrant["email"], webinar=webinar)  # the index
+        self.registrants_of(event_id, webinar=webinar)[registrant["id"]] = registrant
+        self._registrant_emails[(webinar, event_id)][registrant["email"].lower()] = registrant
 
     # recordings --------------------------------------------------------------------
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from zoomq.sandbox.api import Operation
-from zoomq.sandbox.routes import chat, meetings, phone, recordings, users, webinars
+from zoomq.sandbox.routes import (
+    chat,
+    meetings,
+    phone,
+    recordings,
+    registration,
+    users,
+    webinars,
+)
 
 __all__ = ["OPERATIONS"]
 
@@ -11,6 +19,7 @@ __all__ = ["OPERATIONS"]
 OPERATIONS: tuple[Operation, ...] = (
     *recordings.OPERATIONS,
     *users.OPERATIONS,
+    *registration.OPERATIONS,
     *meetings.OPERATIONS,
     *webinars.OPERATIONS,
     *chat.OPERATIONS,

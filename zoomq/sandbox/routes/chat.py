@@ -17,7 +17,7 @@ def list_channels(call: Call) -> Reply:
     user = store.user(call.params["userId"])
     items = [store.channels[c] for c in store.user_channels.get(user["id"], ())]
     page = paginate(
-        call.state.pages,
+        call.account.pages,
         call.query,
         items,
         scope=f"channels|{user['id']}",
@@ -29,7 +29,7 @@ def list_channels(call: Call) -> Reply:
 
 
 def list_messages(call: Call) -> Reply:
-    state, store, query = call.state, call.store, call.query
+    state, store, query = call.account, call.store, call.query
     user = store.user(call.params["userId"])
     to_contact, to_channel = query.get("to_contact"), query.get("to_channel")
     if to_channel:

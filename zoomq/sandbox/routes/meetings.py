@@ -13,7 +13,14 @@ from zoomq.sandbox.ratelimits import Category
 from zoomq.sandbox.responses import ZoomHTTPError, validation_failed
 from zoomq.sandbox.times import iso, parse_datetime
 
-__all__ = ["OPERATIONS", "event_object", "occurrence_subset", "registrant_fields"]
+__all__ = [
+    "OPERATIONS",
+    "check_capacity",
+    "event_object",
+    "new_registrant",
+    "occurrence_subset",
+    "registrant_fields",
+]
 
 _PASSWORD = re.compile(r"^[A-Za-z0-9@\-_*]{1,10}$")
 _MEETING_TYPES = (1, 2, 3, 8)
@@ -177,7 +184,7 @@ def list_meetings(call: Call) -> Reply:
     kinds = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
     kind = choice(call.query, "type", kinds, "scheduled")
     first, last = date_param(call.query, "from"), date_param(call.query, "to")
-    now = iso(call.state.clock.time())
+    now = iso(call.account.clock.time())
     items = []
     for meeting in store.meetings_of(user["id"]):
         start = meeting.get("start_time")
@@ -193,7 +200,7 @@ def list_meetings(call: Call) -> Reply:
             continue
         items.append(store.meeting_items[meeting["id"]])
     page = paginate(
-        call.state.pages,
+        call.account.pages,
         call.query,
         items,
         scope=f"meetings|{user['id']}|{kind}|{first}|{last}",
@@ -205,7 +212,7 @@ def list_meetings(call: Call) -> Reply:
 
 
 def create_meeting(call: Call) -> Reply:
-    state, store = call.state, call.store
+    state, store = call.account, call.store
     host = store.user(call.params["userId"])
     state.limiter.count_meeting_write(host["id"])
     fields = _meeting_changes(body_object(call))
@@ -255,7 +262,7 @@ def get_meeting(call: Call) -> Reply:
 
 
 def update_meeting(call: Call) -> Reply:
-    state, store = call.state, call.store
+    state, store = call.account, call.store
     meeting = store.meeting(call.params["meetingId"])
     state.limiter.count_meeting_write(meeting["host_id"])
     changes = _meeting_changes(body_object(call))
@@ -301,7 +308,7 @@ def _apply(meeting: dict[str, Any], changes: dict[str, Any]) -> None:
 
 
 def delete_meeting(call: Call) -> Reply:
-    state, store = call.state, call.store
+    state, store = call.account, call.store
     meeting = store.meeting(call.params["meetingId"])
     occurrence_id = call.query.get("occurrence_id")
     if occurrence_id:
@@ -362,7 +369,7 @@ def list_registrants(call: Call) -> Reply:
     registrants = store.meeting_registrants.get(meeting["id"], {})
     items = [r for r in registrants.values() if r["status"] == status]
     page = paginate(
-        call.state.pages, call.query, items, scope=f"registrants|{meeting['id']}|{status}"
+        call.account.pages, call.query, items, scope=f"registrants|{meeting['id']}|{status}"
     )
     fields = page.fields(
         "page_count", "page_number", "page_size", "total_records", "next_page_token"
@@ -379,32 +386,73 @@ def register(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Add a registrant to a meeting or webinar (once per email) and emit its event.
 
-    Returns the registrant and the occurrences chosen by ``occurrence_ids``.
+    Returns the registrant and the occurrences chosen by ``occurrence_ids``. One email
+    may be added to one meeting or webinar ``registrant_daily_cap`` times a UTC day
+    (Zoom's 3), an existing registrant returned included.
     """
-    state, store = call.state, call.store
+    account, store = call.account, call.store
     email, first, last, extra = registrant_fields(body_object(call))
     chosen = occurrence_subset(event, call.query.get("occurrence_ids"))
-    registrant = next((r for r in registrants.values() if r["email"] == email), None)
+    kind = "webinar" if webinar else "meeting"
+    account.limiter.count_registrants(kind, event["id"], (email,))
+    registrant = store.registrant_by_email(event["id"], email, webinar=webinar)
     if registrant is None:  # Zoom answers a repeated registration with the same registrant
+        check_capacity(call, registrants, 1, webinar=webinar)
         approval = event["settings"].get("approval_type", 0)
-        registrant = registrant_object(
-            state.ids,
-            base_url=store.base_url,
-            event_id=event["id"],
+        registrant = new_registrant(
+            call,
+            event,
             email=email,
             first_name=first,
             last_name=last,
             status="pending" if approval == 1 else "approved",
-            created_at=state.clock.time(),
             webinar=webinar,
             extra=extra,
         )
-        registrants[registrant["id"]] = registrant
-        kind = "webinar" if webinar else "meeting"
-        state.emit(
-            f"{kind}.registration_created", {**event_object(event), "registrant": registrant}
-        )
     return registrant, chosen
+
+
+def check_capacity(
+    call: Call, registrants: dict[str, dict[str, Any]], adding: int, *, webinar: bool
+) -> None:
+    """Zoom's 3043 once a meeting or webinar holds ``registrant_capacity`` registrants."""
+    cap = call.account.config.registrant_capacity
+    if cap is not None and len(registrants) + adding > cap:
+        kind = "Webinar" if webinar else "Meeting"
+        raise ZoomHTTPError(404, 3043, f"{kind} has reached maximum attendee capacity.")
+
+
+def new_registrant(
+    call: Call,
+    event: dict[str, Any],
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    status: str,
+    webinar: bool,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store a new registrant of ``event`` and emit ``*.registration_created``."""
+    account, store = call.account, call.store
+    registrant = registrant_object(
+        account.ids,
+        base_url=store.base_url,
+        event_id=event["id"],
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        status=status,
+        created_at=account.clock.time(),
+        webinar=webinar,
+        extra=extra,
+    )
+    store.add_registrant(event["id"], registrant, webinar=webinar)
+    kind = "webinar" if webinar else "meeting"
+    account.emit(
+        f"{kind}.registration_created", {**event_object(event), "registrant": dict(registrant)}
+    )
+    return registrant
 
 
 def add_registrant(call: Call) -> Reply:

@@ -15,7 +15,7 @@ __all__ = ["OPERATIONS"]
 def _window(call: Call) -> tuple[float, float]:
     """from/to (a date or a date-time); ``to`` is required with ``from``."""
     first, last = datetime_param(call.query, "from"), datetime_param(call.query, "to")
-    now = call.state.clock.time()
+    now = call.account.clock.time()
     if first is None:
         return now - 30 * DAY, last if last is not None else now
     if last is None:
@@ -31,7 +31,7 @@ def account_recordings(call: Call) -> Reply:
     low, high = _window(call)
     lo, hi = iso(low), iso(high)
     items = [r for r in call.store.phone_recordings if lo <= r["date_time"] <= hi]
-    page = paginate(call.state.pages, call.query, items, scope=f"phone|{lo}|{hi}")
+    page = paginate(call.account.pages, call.query, items, scope=f"phone|{lo}|{hi}")
     fields = page.fields("next_page_token", "page_size", "total_records")
     return 200, {**fields, "recordings": page.items}
 
@@ -43,7 +43,7 @@ def user_recordings(call: Call) -> Reply:
     lo, hi = iso(low), iso(high)
     mine = store.user_phone_recordings.get(user["id"], [])
     items = [r for r in mine if lo <= r["date_time"] <= hi]
-    page = paginate(call.state.pages, call.query, items, scope=f"phone|{user['id']}|{lo}|{hi}")
+    page = paginate(call.account.pages, call.query, items, scope=f"phone|{user['id']}|{lo}|{hi}")
     fields = page.fields("page_count", "page_size", "total_records", "next_page_token")
     return 200, {"from": lo[:10], "to": hi[:10], **fields, "recordings": page.items}
 

@@ -40,7 +40,7 @@ def get_meeting_recordings(call: Call) -> Reply:
             raise validation_failed(("ttl", "Invalid field.")) from None
         if ttl is not None and not 0 <= ttl <= _MAX_TTL:
             raise validation_failed(("ttl", "Invalid field."))
-        body["download_access_token"] = call.state.issue_download_token(ttl or None)
+        body["download_access_token"] = call.account.issue_download_token(ttl or None)
     return 200, body
 
 
@@ -50,7 +50,7 @@ def delete_meeting_recordings(call: Call) -> Reply:
     ``action=trash`` (Zoom's default) keeps it in ``store.trashed_recordings``; ``delete``
     drops it for good. Either way the next GET answers 3301.
     """
-    state, store = call.state, call.store
+    state, store = call.account, call.store
     action = call.query.get("action") or "trash"
     if action not in ("trash", "delete"):
         raise validation_failed(("action", "Invalid field."))
@@ -76,7 +76,7 @@ def delete_meeting_recordings(call: Call) -> Reply:
 
 
 def list_user_recordings(call: Call) -> Reply:
-    state, store = call.state, call.store
+    state, store = call.account, call.store
     user = store.user(call.params["userId"])
     today = utc_date(state.clock.time())
     first = date_param(call.query, "from")

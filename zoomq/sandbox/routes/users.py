@@ -43,7 +43,7 @@ def list_users(call: Call) -> Reply:
     if role_id:
         items = [u for u in items if u.get("role_id") == role_id]
     page = paginate(
-        call.state.pages,
+        call.account.pages,
         call.query,
         items,
         scope=f"users|{status}|{role_id}",
@@ -81,8 +81,8 @@ def create_user(call: Call) -> Reply:
     if email.lower() in store.emails:
         raise ZoomHTTPError(409, 1005, f"User already in the account: {email}")
     if action == "create":
-        call.state.limiter.count_user_create(call.token.app.account_id)
-    state = call.state
+        call.account.limiter.count_user_create(call.account.account_id)
+    state = call.account
     user = user_object(
         state.ids,
         base_url=store.base_url,
@@ -134,7 +134,7 @@ def update_user(call: Call) -> Reply:
     user.update(changes)
     store.refresh_user(user)
     if changes:
-        call.state.emit("user.updated", {"id": user["id"], **changes})
+        call.account.emit("user.updated", {"id": user["id"], **changes})
     return 204, None
 
 
@@ -146,7 +146,7 @@ def delete_user(call: Call) -> Reply:
         raise ZoomHTTPError(400, 300, "The account owner cannot be deleted.")
     store.remove_user(user["id"])
     event = "user.deleted" if action == "delete" else "user.disassociated"
-    call.state.emit(event, _event_object(user))
+    call.account.emit(event, _event_object(user))
     return 204, None
 
 

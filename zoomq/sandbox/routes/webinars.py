@@ -21,13 +21,13 @@ def list_webinars(call: Call) -> Reply:
     store = call.store
     user = store.user(call.params["userId"])
     kind = choice(call.query, "type", ("scheduled", "upcoming"), "scheduled")
-    now = iso(call.state.clock.time())
+    now = iso(call.account.clock.time())
     items = [
         store.webinar_items[w]
         for w in store.user_webinars.get(user["id"], {})
         if kind == "scheduled" or store.webinars[w]["start_time"] >= now
     ]
-    page = paginate(call.state.pages, call.query, items, scope=f"webinars|{user['id']}|{kind}")
+    page = paginate(call.account.pages, call.query, items, scope=f"webinars|{user['id']}|{kind}")
     return 200, {**page.fields(*_PAGING), "webinars": page.items}
 
 
@@ -42,7 +42,7 @@ def list_registrants(call: Call) -> Reply:
     registrants = store.webinar_registrants.get(webinar["id"], {})
     items = [r for r in registrants.values() if r["status"] == status]
     page = paginate(
-        call.state.pages, call.query, items, scope=f"webinar-registrants|{webinar['id']}|{status}"
+        call.account.pages, call.query, items, scope=f"webinar-registrants|{webinar['id']}|{status}"
     )
     return 200, {**page.fields(*_PAGING), "registrants": page.items}
 
@@ -69,7 +69,7 @@ def list_participants(call: Call) -> Reply:
         raise webinar_not_found(call.params["webinarId"])
     webinar = store.webinar(key)
     items = store.webinar_participants.get(webinar["id"], [])
-    page = paginate(call.state.pages, call.query, items, scope=f"participants|{webinar['id']}")
+    page = paginate(call.account.pages, call.query, items, scope=f"participants|{webinar['id']}")
     fields = page.fields("page_count", "page_size", "total_records", "next_page_token")
     return 200, {**fields, "participants": page.items}
 

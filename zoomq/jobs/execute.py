@@ -1,0 +1,443 @@
+"""Running one chunk of a bulk job: its items at once on threads, each exactly once.
+
+One Celery task per item costs ~2-3.5 ms of worker CPU (PERF_BASELINES.md); a chunk task
+runs up to ``ZOOMQ_BULK_CONCURRENCY`` of its items at a time on a thread pool the process
+keeps, through one ``ZoomClient`` per connection whose limiter (``SlotBank``) takes rate
+slots from the shared Redis bucket several at a time. Per item:
+
+- ``run_step`` keyed ``job:<id>:<index>`` guards the side effect: a redelivered chunk
+  replays the recorded result instead of calling Zoom again, and an item a dead worker
+  left half-done is looked up first where Zoom allows (registrants, by email);
+- the outcome follows the queue's table (``zoomq.errors.HANDLING`` and ``tasks.policy``'s
+  ``decide``, with the item's attempts as its budgets): Zoom's refusal (a 4xx) fails the
+  item with Zoom's code and message; a rate limit hands it back uncounted to run after the
+  wait (a daily limit: parked until the reset), and the chunk stops taking new items; a
+  transient error hands it back after a backoff until its retries are used up (dead);
+- outcomes are written in small batches by the job store's transition script: the done
+  record of ``run_step`` is already there, so a crash in between repeats nothing.
+
+Cancellation is read from the store at most every ``CANCEL_POLL`` seconds between items:
+a cancelled job's items not yet sent are cancelled, those in flight finish.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from zoomq.errors import (
+    APIError,
+    DailyLimitExceeded,
+    InvalidInput,
+    QueueAction,
+    RateLimited,
+    StepInProgress,
+    handling,
+)
+from zoomq.jobs.models import ItemError, ItemState, JobMeta
+from zoomq.runtime.idempotency import IdempotencyStore
+from zoomq.runtime.jobs import JobStore, Outcome, QueuedMessage
+from zoomq.runtime.steps import run_step
+from zoomq.settings import JobsSettings, QueueSettings
+
+if TYPE_CHECKING:
+    from zoomq.client.http import ZoomClient
+
+__all__ = [
+    "CANCEL_POLL",
+    "Again",
+    "ChunkExecutor",
+    "ChunkReport",
+    "Decide",
+    "Later",
+    "Sink",
+    "item_error",
+    "item_key",
+    "output_of",
+    "registrant_cap",
+]
+
+log = structlog.get_logger(__name__)
+
+#: Seconds between looks at a job's cancel flag while its chunk runs.
+CANCEL_POLL: Final = 0.2
+#: Outcomes written to the store per call.
+_FLUSH = 16
+#: In Zoom's 429s for its per-registrant daily limit: '... for Add meeting registrant API
+#: requests for the registrant "{1}"' (ZOOM_API.md §3), and the batch endpoints' '...
+#: permitted for ({email}) this particular registrant'.
+_REGISTRANT_CAP = ("for the registrant", "particular registrant")
+
+
+def registrant_cap(exc: BaseException) -> bool:
+    """Whether ``exc`` is Zoom's limit of 3 registrations of one email per day."""
+    text = str(exc).lower()
+    return isinstance(exc, DailyLimitExceeded) and any(m in text for m in _REGISTRANT_CAP)
+
+
+#: ``tasks.policy.decide``'s shape: (error, retries by reason, settings, now) -> decision.
+Decide = Callable[[BaseException, Mapping[str, int], QueueSettings, float], Any]
+
+
+def item_key(job_id: str, index: int) -> str:
+    """The idempotency key of one item: its step record, whatever delivery runs it."""
+    return f"job:{job_id}:{index}"
+
+
+def item_error(exc: BaseException) -> ItemError:
+    """What a job reports of an error: its class, Zoom's code and message, the status."""
+    message = exc.message if isinstance(exc, APIError) else str(exc)
+    code = getattr(exc, "code", None)
+    status = getattr(exc, "status", None)
+    return ItemError(
+        type=type(exc).__name__,
+        code=code if isinstance(code, int) else None,
+        message=message,
+        status=status if isinstance(status, int) else None,
+    )
+
+
+@dataclass(frozen=True)
+class Again:
+    """Items handed back: to run after ``countdown`` s, or parked until ``park_until``."""
+
+    indexes: list[int]
+    countdown: float = 0.0
+    park_until: float | None = None
+    reason: str = ""
+
+
+@dataclass
+class ChunkReport:
+    """What one delivery of a chunk did."""
+
+    job_id: str
+    counts: Counter[str] = field(default_factory=Counter)
+    again: Again | None = None
+    cancelled: bool = False
+    #: The job is gone (expired or never committed): nothing to do.
+    missing: bool = False
+    #: This delivery finished the job (its callback, if any, is on its way).
+    finished_job: bool = False
+
+
+@dataclass(frozen=True)
+class Later:
+    """One item handed back, and why; ``counted``: its attempt counts against its budget."""
+
+    index: int
+    wait: float = 0.0
+    park_until: float | None = None
+    counted: bool = False
+    reason: str = ""
+    #: Noted on the item while it waits (a daily limit until Zoom's reset).
+    error: ItemError | None = None
+
+
+class _SameForAll(Mapping[str, int]):
+    """Retries by reason, all equal to the item's earlier attempts (one budget per reason)."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __getitem__(self, key: str) -> int:
+        return self._n
+
+    def get(self, key: str, default: Any = None) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class _CancelWatch:
+    """The job's cancel flag, read from Redis at most every ``CANCEL_POLL`` seconds."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self._store = store
+        self._job_id = job_id
+        self._checked = 0.0
+        self._cancelled = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked >= CANCEL_POLL:
+                self._checked = now
+                self._cancelled = self._store.cancelled(self._job_id)
+        return self._cancelled
+
+
+class ChunkExecutor:
+    """Runs chunks of bulk jobs; one per worker process, shared by its task slots.
+
+    ``client(connection)`` gives the process's ``ZoomClient`` for a connection (shared by
+    the threads); ``decide`` is the queue's retry decision; ``callback(job_id)`` the
+    completion callback's message for a job that has a callback URL.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        steps: IdempotencyStore | None,
+        client: Callable[[str | None], ZoomClient],
+        *,
+        queue: QueueSettings,
+        jobs: JobsSettings,
+        decide: Decide,
+        callback: Callable[[str], QueuedMessage] | None = None,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.steps = steps
+        self.client = client
+        self.queue = queue
+        self.jobs = jobs
+        self.decide = decide
+        self.callback = callback
+        self.rand = rand
+        self.clock = clock
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Threads for items, made on first use (after a fork) and kept between chunks."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self.jobs.concurrency * 4, thread_name_prefix="zoomq-bulk"
+                    )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # -- a chunk ---------------------------------------------------------------------
+    def run(self, job_id: str, indexes: Sequence[int], *, owner: str) -> ChunkReport:
+        """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases."""
+        report = ChunkReport(job_id)
+        meta = self.store.meta(job_id)
+        callback = self.callback(job_id) if self.callback and meta and meta.callback_url else None
+        started = self.store.start(job_id, indexes, callback) if meta is not None else None
+        if meta is None or started is None or started.missing:
+            report.missing = True
+            return report
+        if started.cancelled:
+            report.cancelled = True
+            report.finished_job = started.finished
+            return report
+        inputs = self.store.inputs(job_id, list(started.items))
+        sink = Sink(self, job_id, meta, report)
+        watch = _CancelWatch(self.store, job_id)
+        from zoomq.jobs import batch  # batch builds on this module: imported when used
+
+        if batch.applies(meta):
+            batch.run(self, job_id, meta, inputs, started.items, sink, watch, owner=owner)
+        else:
+            self.singles(job_id, meta, inputs, started.items, sink, watch, owner=owner)
+        sink.close()
+        return report
+
+    def singles(
+        self,
+        job_id: str,
+        meta: JobMeta,
+        inputs: Mapping[int, dict[str, Any]],
+        attempts: Mapping[int, int],
+        sink: Sink,
+        watch: Callable[[], bool],
+        *,
+        owner: str,
+    ) -> None:
+        pending: set[Future[Outcome | Later]] = set()
+        stop = threading.Event()  # a rate limit: take no more items
+        for index, data in inputs.items():
+            if stop.is_set():
+                sink.later(Later(index, reason="rate_limited"))
+                continue
+            if watch():
+                sink.outcome(Outcome(index, ItemState.CANCELLED))
+                continue
+            while len(pending) >= self.jobs.concurrency:
+                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                sink.take(done)
+            pending.add(
+                self.pool.submit(
+                    self.item, job_id, meta, index, data, attempts.get(index, 1), owner, watch, stop
+                )
+            )
+        while pending:
+            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+            sink.take(done)
+
+    def item(
+        self,
+        job_id: str,
+        meta: JobMeta,
+        index: int,
+        data: Mapping[str, Any],
+        attempt: int,
+        owner: str,
+        watch: Callable[[], bool],
+        stop: threading.Event,
+    ) -> Outcome | Later:
+        """One item through ``run_step``; its outcome, or why it runs later."""
+        if stop.is_set():
+            return Later(index, reason="rate_limited")
+        if watch():
+            return Outcome(index, ItemState.CANCELLED)
+        try:
+            result, _ = run_step(
+                lambda: self.client(meta.connection),
+                meta.action,
+                data,
+                store=self.steps,
+                key=item_key(job_id, index),
+                owner=owner,
+                lease=self.queue.step_lease,
+            )
+        except Exception as exc:
+            outcome = self.classify(index, exc, attempt)
+            if isinstance(outcome, Later) and not outcome.counted:
+                stop.set()
+            return outcome
+        return Outcome(index, ItemState.SUCCEEDED, output=output_of(result))
+
+    def classify(self, index: int, exc: BaseException, attempt: int) -> Outcome | Later:
+        """The queue's table applied to one item that raised ``exc`` on its ``attempt``-th run."""
+        if isinstance(exc, RateLimited | StepInProgress):
+            return self._wait(index, exc)
+        decision = self.decide(exc, _SameForAll(attempt - 1), self.queue, self.clock())
+        countdown = getattr(decision, "countdown", None)
+        due_at = getattr(decision, "due_at", None)
+        reason = str(getattr(decision, "reason", "give_up"))
+        if countdown is not None or due_at is not None:
+            return Later(
+                index,
+                wait=float(countdown or 0.0),
+                park_until=None if due_at is None else float(due_at),
+                counted=True,
+                reason=reason,
+                error=item_error(exc),
+            )
+        refused = (
+            isinstance(exc, APIError | InvalidInput) and handling(exc).queue is QueueAction.GIVE_UP
+        )
+        return Outcome(
+            index, ItemState.FAILED if refused else ItemState.DEAD, error=item_error(exc)
+        )
+
+    def _wait(self, index: int, exc: RateLimited | StepInProgress) -> Outcome | Later:
+        """A rate limit or a lease held elsewhere: later, uncounted (a daily one: parked)."""
+        if isinstance(exc, StepInProgress):
+            return Later(index, wait=exc.retry_after, reason="step_in_progress")
+        if registrant_cap(exc):
+            # Zoom's 3 registrations of one email per day: this item's own limit, which
+            # waiting for tomorrow would not make right (the same person, added again).
+            return Outcome(index, ItemState.FAILED, error=item_error(exc))
+        if isinstance(exc, DailyLimitExceeded):
+            due = exc.reset_at.timestamp() + self.rand() * self.queue.daily_limit_jitter
+            return Later(index, park_until=due, reason="daily_limit", error=item_error(exc))
+        jitter = self.rand() * self.queue.rate_limit_jitter
+        return Later(index, wait=exc.retry_after + jitter, reason="rate_limited")
+
+
+def output_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    """An item's output: the action's ``data`` (and whether a look-up recovered it)."""
+    found: dict[str, Any] = {"data": result.get("data")}
+    if result.get("recovered"):
+        found["recovered"] = True
+    return found
+
+
+class Sink:
+    """Collects a chunk's outcomes and writes them to the store a few at a time."""
+
+    def __init__(
+        self, executor: ChunkExecutor, job_id: str, meta: JobMeta, report: ChunkReport
+    ) -> None:
+        self.executor = executor
+        self.job_id = job_id
+        self.report = report
+        self._callback = (
+            executor.callback(job_id) if executor.callback and meta.callback_url else None
+        )
+        self._outcomes: list[Outcome] = []
+        self._later: list[Later] = []
+        self._lock = threading.Lock()
+
+    def take(self, done: set[Future[Outcome | Later]]) -> None:
+        for future in done:
+            found = future.result()
+            if isinstance(found, Later):
+                self.later(found)
+            else:
+                self.outcome(found)
+
+    def outcome(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._outcomes.append(outcome)
+            self.report.counts[outcome.state.value] += 1
+            full = len(self._outcomes) >= _FLUSH
+        if full:
+            self.flush()
+
+    def later(self, later: Later) -> None:
+        with self._lock:
+            self._later.append(later)
+
+    def flush(self) -> None:
+        with self._lock:
+            outcomes, self._outcomes = self._outcomes, []
+        if outcomes and self.executor.store.finish(self.job_id, outcomes, self._callback):
+            self.report.finished_job = True
+
+    def close(self) -> None:
+        """Write what is left; hand the deferred items back in the store and the report."""
+        self.flush()
+        later = self._later
+        if not later:
+            return
+        store = self.executor.store
+        counted = [x.index for x in later if x.counted]
+        store.requeue(self.job_id, counted, counted=True)
+        store.requeue(self.job_id, [x.index for x in later if not x.counted], counted=False)
+        notes = {x.index: x.error for x in later if x.error is not None}
+        if notes:
+            store.note(self.job_id, notes)
+        parks = [x.park_until for x in later if x.park_until is not None]
+        reasons = Counter(x.reason for x in later)
+        first = next((x.error for x in later if x.error is not None), None)
+        log.info(
+            "bulk.items_again",
+            job_id=self.job_id,
+            items=len(later),
+            reasons=dict(reasons),
+            error=None if first is None else first.model_dump(),
+        )
+        self.report.counts["handed_back"] += len(later)
+        self.report.again = Again(
+            indexes=sorted(x.index for x in later),
+            countdown=max(x.wait for x in later),
+            park_until=max(parks) if parks else None,
+            reason=reasons.most_common(1)[0][0],
+        )
