@@ -95,6 +95,28 @@ def sentinel_target(settings: Settings) -> SentinelTarget | None:
     )
 
 
+class _SentinelRedis(redis.Redis):
+    """A Sentinel master's client; closing it closes its connections to the Sentinels."""
+
+    zoomq_sentinel: Sentinel | None = None
+
+    def close(self) -> None:
+        super().close()
+        for client in self.zoomq_sentinel.sentinels if self.zoomq_sentinel else ():
+            client.close()
+
+
+class _AsyncSentinelRedis(aredis.Redis):
+    """The same for asyncio."""
+
+    zoomq_sentinel: AsyncSentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for client in self.zoomq_sentinel.sentinels if self.zoomq_sentinel else ():
+            await client.aclose()
+
+
 def redis_client(settings: Settings, **options: Any) -> redis.Redis:
     """A client of zoomq's Redis: ``redis.Redis.from_url`` or a Sentinel's master.
 
@@ -107,9 +129,10 @@ def redis_client(settings: Settings, **options: Any) -> redis.Redis:
     sockets = {k: v for k, v in options.items() if k.startswith("socket_")}
     # redis-py leaves Sentinel unannotated.
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sockets)  # type: ignore[no-untyped-call]
-    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        target.master, **target.connection_kwargs(), **options
+    client: _SentinelRedis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        target.master, redis_class=_SentinelRedis, **target.connection_kwargs(), **options
     )
+    client.zoomq_sentinel = sentinel
     return client
 
 
@@ -120,9 +143,10 @@ def async_redis_client(settings: Settings, **options: Any) -> aredis.Redis:
         return aredis.Redis.from_url(settings.redis_url, **options)
     sockets = {k: v for k, v in options.items() if k.startswith("socket_")}
     sentinel = AsyncSentinel(list(target.sentinels), sentinel_kwargs=sockets)  # type: ignore[no-untyped-call]
-    client: aredis.Redis = sentinel.master_for(
-        target.master, **target.connection_kwargs(), **options
+    client: _AsyncSentinelRedis = sentinel.master_for(
+        target.master, redis_class=_AsyncSentinelRedis, **target.connection_kwargs(), **options
     )
+    client.zoomq_sentinel = sentinel
     return client
 
 

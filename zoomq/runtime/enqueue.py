@@ -197,10 +197,7 @@ class BatchEnqueuer:
             future = self._pending.popleft()[4]
             if not future.done():
                 future.set_exception(QueueUnavailable("the enqueuer stopped"))
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.disconnect()
-            await self._redis.connection_pool.release(conn)
+        await self._drop_connection()
 
     async def enqueue(self, queue: str, message: bytes, **push: Unpack[_Push]) -> bool:
         """Push ``message`` onto ``queue``; True once Redis has it, False for a duplicate.
@@ -388,8 +385,16 @@ class BatchEnqueuer:
         return sha.encode() if isinstance(sha, str) else sha
 
     async def _drop_connection(self) -> None:
-        if self._conn is not None:
-            await self._conn.disconnect()
+        """Close the writer's connection and give it back to the pool.
+
+        The next one is checked out of the pool, which connects it: behind Sentinel, to the
+        master the Sentinels name now. (A connection reconnected in place by sending on it
+        goes back to the address it had, the old master.)
+        """
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect()
+            await self._redis.connection_pool.release(conn)
 
     async def _roundtrip(self, command: bytes, replies: int = 1) -> list[Any]:
         """Send packed commands on the writer's connection and read their ``replies``.
@@ -408,20 +413,16 @@ class BatchEnqueuer:
                     reply: Any = await conn.read_response()
                     return [reply]
                 return await self._read(conn, replies)
-            except _Demoted:
-                # WAIT on a demoted master: reconnect to the master Sentinel names.
-                await conn.disconnect()
-                if attempt == 2:
-                    raise
             except RedisConnectionError:
-                # A connection that died with a Redis restart fails on first use; try once
-                # more on a fresh one. (Timeouts are not retried: the callers are gone.)
-                await conn.disconnect()
+                # A connection that died with a Redis restart fails on first use, and one to
+                # a master demoted since (_Demoted) answers as a replica: try once more on a
+                # fresh one. (Timeouts are not retried: the callers are gone.)
+                await self._drop_connection()
                 if attempt == 2:
                     raise
             except RedisError:
                 if not conn.is_connected:  # a timeout, say: start clean next round
-                    await conn.disconnect()
+                    await self._drop_connection()
                 raise
         raise AssertionError("unreachable")
 
