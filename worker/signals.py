@@ -204,11 +204,15 @@ def _metric_started(task_id: str | None = None, **_: Any) -> None:
         _STARTS[task_id] = time.perf_counter()
 
 
+#: A successful run's ``status`` (``ZoomqTask``'s summaries) -> its outcome; else ``done``.
+_STATUS_OUTCOMES = {"parked": "parked", "dead_lettered": "dead"}
+
+
 def outcome(state: str | None, retval: Any) -> str:
     """The ``outcome`` label of a finished run: its Celery state and what the task returned."""
     if state == "SUCCESS":
-        status = retval.get("status") if isinstance(retval, dict) else None
-        return {"parked": "parked", "dead_lettered": "dead"}.get(str(status), "done")
+        status = retval.get("status") if type(retval) is dict else None
+        return _STATUS_OUTCOMES.get(status, "done") if type(status) is str else "done"
     return "retried" if state == "RETRY" else "failed"
 
 
