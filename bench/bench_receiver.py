@@ -36,6 +36,11 @@ own ``NoScriptError`` handling) instead of the hand-packed RESP on one kept conn
 pass then loads bare, hand-packed and redis-py in turn (the order of the last two swapped
 every pass), to decide whether the hand-packing is worth its code.
 
+``--wait-ab`` gives the Redis a replica and adds a receiver with
+``ZOOMQ_REDIS_WAIT_REPLICAS=1`` (each write round followed by ``WAIT 1``, what makes an
+acknowledged webhook survive a Sentinel failover); each pass then loads both receivers,
+the order swapped every pass.
+
 "received → task started": a Celery worker (solo pool, subprocess) consumes the events
 queue with a task recording ``time.time() - meta["received_at"]`` while the receiver gets
 a paced ~``--task-rate`` events/s (below one worker's ~1k tasks/s, PERF_BASELINES.md).
@@ -172,9 +177,10 @@ def serve(kind: str, port: int, redis_url: str) -> None:
         settings = Settings(_env_file=None, zoom_webhook_secret_token=SECRET, redis_url=redis_url)
         # As `zoomq receiver` runs it (receiver.app.server_config), plus the two changes
         # that keep the precomputed signatures valid and make every request a new event.
-        config = server_config(settings).model_copy(
-            update={"signature_tolerance": 86400.0, "dedup_ttl": 1}
-        )
+        changes: dict[str, Any] = {"signature_tolerance": 86400.0, "dedup_ttl": 1}
+        if kind == "receiver-wait":
+            changes["wait_replicas"] = 1
+        config = server_config(settings).model_copy(update=changes)
         app = create_app(settings, config)
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
@@ -196,6 +202,37 @@ def celery_worker(redis_url: str) -> None:
         ["worker", "-P", "solo", "-Q", "events", "-l", "WARNING", "--without-heartbeat",
          "--without-gossip", "--without-mingle"]
     )  # fmt: skip
+
+
+@contextmanager
+def replica(master_port: int, folder: Path) -> Iterator[None]:
+    """A redis-server replicating the bench's Redis, in sync before it yields."""
+    from zoomq.redis_server import find_redis_server
+
+    folder.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(folder), "--replicaof", "127.0.0.1", str(master_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if client.info("replication").get("master_link_status") == "up":
+                    break
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not sync")
+            time.sleep(0.05)
+        yield
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -334,7 +371,14 @@ def main() -> None:
         help="also run a receiver enqueueing through redis-py's command layer, interleaved",
     )
     parser.add_argument(
-        "--serve", choices=["bare", "receiver", "receiver-redispy"], help=argparse.SUPPRESS
+        "--wait-ab",
+        action="store_true",
+        help="also run a receiver that WAITs for a replica after each round, interleaved",
+    )
+    parser.add_argument(
+        "--serve",
+        choices=["bare", "receiver", "receiver-redispy", "receiver-wait"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--celery-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -359,8 +403,12 @@ def main() -> None:
         bare_runs: list[dict[str, float]] = []
         recv_runs: list[dict[str, float]] = []
         plain_runs: list[dict[str, float]] = []
+        wait_runs: list[dict[str, float]] = []
         notes: list[str] = []
         load_before = os.getloadavg()[0]
+        waiting_server = (
+            subprocess_server("receiver-wait", rs.url) if args.wait_ab else nullcontext(None)
+        )
         with (
             subprocess_server("bare", rs.url) as bare,
             subprocess_server("receiver", rs.url) as recv,
@@ -369,16 +417,23 @@ def main() -> None:
                 if args.enqueue_ab
                 else nullcontext(bare)
             ) as plain,
+            replica(rs.port, work / "replica") if args.wait_ab else nullcontext(),
+            waiting_server as waiting,
         ):
             wrk(bare, work, requests_file, args, seconds=2)  # warm-up
             wrk(recv, work, requests_file, args, seconds=2)
             if args.enqueue_ab:
                 wrk(plain, work, requests_file, args, seconds=2)
+            if args.wait_ab:
+                wrk(waiting, work, requests_file, args, seconds=2)
             r.delete("events")
             for n in range(args.passes):
                 bare_runs.append(wrk(bare, work, requests_file, args))
                 if args.enqueue_ab and n % 2 == 0:
                     plain_runs.append(wrk(plain, work, requests_file, args))
+                    r.delete("events")
+                if args.wait_ab and n % 2 == 0:
+                    wait_runs.append(wrk(waiting, work, requests_file, args))
                     r.delete("events")
                 before = scrape(recv[0])
                 run = wrk(recv, work, requests_file, args)
@@ -395,6 +450,9 @@ def main() -> None:
                 r.delete("events")
                 if args.enqueue_ab and n % 2 == 1:
                     plain_runs.append(wrk(plain, work, requests_file, args))
+                    r.delete("events")
+                if args.wait_ab and n % 2 == 1:
+                    wait_runs.append(wrk(waiting, work, requests_file, args))
                     r.delete("events")
 
             def med(runs: list[dict[str, float]], key: str) -> float:
@@ -467,6 +525,14 @@ def main() -> None:
             print(f"  pass {i + 1}: hand-packed {rcv['rps']:,.0f}/s {rcv['cpu_us']:.0f} µs/req, "
                   f"redis-py {pl['rps']:,.0f}/s {pl['cpu_us']:.0f} µs/req "
                   f"({pl['rps'] / rcv['rps']:.3f}x)")  # fmt: skip
+    if wait_runs:
+        print(row("receiver, WAIT 1 replica after each round", med(wait_runs, "rps"),
+                  med(wait_runs, "p50"), med(wait_runs, "p99"), base,
+                  cpu(med(wait_runs, "cpu_us"))))  # fmt: skip
+        for i, (rcv, wt) in enumerate(zip(recv_runs, wait_runs, strict=True)):
+            print(f"  pass {i + 1}: no WAIT {rcv['rps']:,.0f}/s p99 {rcv['p99']:.2f} ms, "
+                  f"WAIT 1 {wt['rps']:,.0f}/s p99 {wt['p99']:.2f} ms, non-2xx "
+                  f"{wt['non2xx']:.0f} ({wt['rps'] / rcv['rps']:.3f}x)")  # fmt: skip
     for i, (b, rcv) in enumerate(zip(bare_runs, recv_runs, strict=True)):
         print(f"  pass {i + 1}: bare {b['rps']:,.0f}/s, receiver {rcv['rps']:,.0f}/s "
               f"({rcv['rps'] / b['rps']:.2f}x); {notes[i]}")  # fmt: skip

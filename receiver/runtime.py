@@ -17,6 +17,7 @@ from receiver.config import WebhookEndpoint, build_endpoints
 from receiver.dispatch import EventDispatcher
 from receiver.metrics import ReceiverMetrics
 from zoomq.clock import Clock
+from zoomq.redis_client import async_redis_client, redis_client
 from zoomq.runtime import BatchEnqueuer
 from zoomq.runtime.keys import Keys
 from zoomq.settings import Connection, ReceiverSettings, Settings
@@ -55,8 +56,8 @@ class ReceiverRuntime:
 
     async def start(self) -> None:
         config = self.config
-        self.redis = aredis.Redis.from_url(
-            self.settings.redis_url,
+        self.redis = async_redis_client(
+            self.settings,
             # Fail fast and let the request answer 503: Zoom retries, we need not. One
             # immediate retry gets past a pooled connection that died with a Redis restart
             # (the enqueuer's own connection does the same by itself).
@@ -71,12 +72,13 @@ class ReceiverRuntime:
             max_pending=config.max_pending,
             on_batch=self.metrics.observe_batch,
             keys=self.keys,
+            wait_replicas=config.wait_replicas,
         )
         await self.enqueuer.start()
         self.metrics.pending = self.enqueuer.pending_count
         self.dispatcher.enqueuer = self.enqueuer
-        self.sync_redis = redis.Redis.from_url(
-            self.settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+        self.sync_redis = redis_client(
+            self.settings, socket_connect_timeout=2.0, socket_timeout=5.0
         )
         self.http = httpx.Client(
             timeout=httpx.Timeout(

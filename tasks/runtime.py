@@ -21,6 +21,8 @@ from zoomq.archive.storage import open_storage
 from zoomq.automations import Automations, load_automations
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError
+from zoomq.metrics import CLIENT_OBSERVER
+from zoomq.redis_client import redis_client
 from zoomq.runtime.dlq import DeadLetterStore
 from zoomq.runtime.idempotency import IdempotencyStore
 from zoomq.runtime.keys import Keys
@@ -60,6 +62,8 @@ class Runtime:
         self.app: Celery | None = None
         #: The archive's scheduled reconciliation (``worker.scheduler.SyncScheduler``).
         self.sync_scheduler: Any = None
+        #: The worker's ``/metrics`` server (``worker.metrics.MetricsServer``), if on.
+        self.metrics_server: Any = None
 
     # -- per process -----------------------------------------------------------------
     def _check_fork(self) -> None:
@@ -80,8 +84,8 @@ class Runtime:
         if self._redis is None:
             with self._lock:
                 if self._redis is None:
-                    self._redis = redis.Redis.from_url(
-                        self.settings.redis_url,
+                    self._redis = redis_client(
+                        self.settings,
                         socket_connect_timeout=5,
                         socket_timeout=30,
                         health_check_interval=30,
@@ -141,7 +145,9 @@ class Runtime:
         found = cache.get(connection)
         if found is None:
             conn = self._connection(connection)
-            found = ZoomClient(self.settings, conn, redis_client=self.redis)
+            found = ZoomClient(
+                self.settings, conn, redis_client=self.redis, observer=CLIENT_OBSERVER
+            )
             cache[connection] = found
             with self._lock:
                 self._clients.append(found)

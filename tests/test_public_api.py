@@ -106,7 +106,6 @@ KNOWN_UNLISTED: dict[str, frozenset[str]] = {
     ),
     "zoomq.sandbox.state": frozenset({"DEFAULT_TEST_BASE_URL"}),
     "worker.app": frozenset({"TASK_ROUTES"}),
-    "worker.signals": frozenset({"broker_keys"}),
 }
 
 

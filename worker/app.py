@@ -19,6 +19,7 @@ from kombu import Exchange, Queue
 from tasks import register_tasks
 from tasks.base import safe_repr
 from tasks.runtime import Runtime, get_runtime, install_runtime
+from zoomq.redis_client import celery_broker
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.names import QUEUES
 from zoomq.settings import Settings
@@ -75,9 +76,11 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
     """
     rt = runtime or Runtime(settings)
     config = rt.config
-    app = ZoomqCelery("zoomq", broker=settings.redis_url)
+    broker_url, broker_options = celery_broker(settings)
+    app = ZoomqCelery("zoomq", broker=broker_url)
     app.conf.update(
         broker_transport_options={
+            **broker_options,
             "visibility_timeout": config.visibility_timeout,
             # Sweep for messages a dead worker left unacknowledged often enough that they
             # come back soon after the visibility timeout (kombu's default is ~100 s).

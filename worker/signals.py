@@ -1,6 +1,6 @@
 """Worker signals: logging at process start, a fresh runtime per forked child, the
-parked-task scheduler in the main process, the ledger record dropped as a task starts,
-and a clean shutdown.
+parked-task scheduler and the ``/metrics`` server in the main process, the ledger record
+dropped as a task starts, task metrics, and a clean shutdown.
 
 Signals are process-wide: ``connect`` is called only where a zoomq worker runs, and every
 handler leaves apps without a zoomq runtime alone.
@@ -9,6 +9,7 @@ handler leaves apps without a zoomq runtime alone.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date
 from typing import Any
 from uuid import uuid4
@@ -18,9 +19,12 @@ from celery import Celery
 from celery._state import get_current_app
 from celery.signals import (
     setup_logging,
+    task_postrun,
     task_prerun,
+    task_retry,
     task_revoked,
     task_unknown,
+    worker_init,
     worker_process_init,
     worker_ready,
     worker_shutdown,
@@ -30,12 +34,14 @@ from kombu.transport.redis import Channel
 from tasks.runtime import Runtime, get_runtime
 from tasks.sync import SYNC_TASK
 from worker.logconfig import setup_worker_logging
+from worker.metrics import MetricsServer, RedisCollector, clear_multiprocess_dir
 from worker.scheduler import ParkingScheduler, SyncScheduler
 from zoomq.errors import ConfigurationError
+from zoomq.metrics import task_finished, task_retried
 from zoomq.runtime.ledger import BrokerKeys
 from zoomq.runtime.names import DOWNLOADS_QUEUE
 
-__all__ = ["connect"]
+__all__ = ["broker_keys", "connect", "connect_task_metrics", "outcome"]
 
 log = structlog.get_logger("zoomq.worker")
 
@@ -68,6 +74,39 @@ def _process_init(**_: Any) -> None:
         runtime.after_fork()
 
 
+def _worker_init(sender: Any = None, **_: Any) -> None:
+    """Before the pool starts: with metrics on, count tasks, and empty the multiprocess dir."""
+    runtime = _runtime(_app(sender))
+    if runtime is None or runtime.config.metrics_port == 0:
+        return
+    folder = runtime.settings.prometheus_multiproc_dir
+    if folder is not None:
+        clear_multiprocess_dir(folder)
+    elif "prefork" in str(getattr(sender, "pool_cls", "")).lower():
+        log.error(
+            "metrics.no_multiproc_dir",
+            hint="set PROMETHEUS_MULTIPROC_DIR: the pool's processes count in their own memory",
+        )
+    connect_task_metrics()
+
+
+def _serve_metrics(app: Celery, runtime: Runtime) -> None:
+    config = runtime.config
+    if config.metrics_port == 0 or runtime.metrics_server is not None:
+        return
+    consumer = getattr(getattr(app, "amqp", None), "queues", None)
+    queues = set(consumer.consume_from) if consumer and consumer.consume_from else set()
+    names = queues or {q.name for q in app.conf.task_queues or ()}
+    collector = RedisCollector(runtime.redis, runtime.keys, broker_keys(app), names)
+    server = MetricsServer(
+        config.metrics_port,
+        config.metrics_host,
+        collector,
+        runtime.settings.prometheus_multiproc_dir,
+    )
+    runtime.metrics_server = server.start()
+
+
 def _ready(sender: Any = None, **_: Any) -> None:
     from worker.app import send_message
 
@@ -75,6 +114,7 @@ def _ready(sender: Any = None, **_: Any) -> None:
     runtime = _runtime(app)
     if runtime is None:
         return
+    _serve_metrics(app, runtime)
     if runtime.scheduler is None:
         runtime.scheduler = ParkingScheduler(
             runtime.parking,
@@ -130,18 +170,67 @@ def _shutdown(sender: Any = None, **_: Any) -> None:
     if isinstance(runtime.sync_scheduler, SyncScheduler):
         runtime.sync_scheduler.stop()
         runtime.sync_scheduler = None
+    if isinstance(runtime.metrics_server, MetricsServer):
+        runtime.metrics_server.stop()
+        runtime.metrics_server = None
     runtime.close()
 
 
 def connect() -> None:
     """Connect the handlers once per process (``dispatch_uid`` makes it idempotent)."""
     setup_logging.connect(_setup_logging, weak=False, dispatch_uid="zoomq.setup_logging")
+    worker_init.connect(_worker_init, weak=False, dispatch_uid="zoomq.worker_init")
     worker_process_init.connect(_process_init, weak=False, dispatch_uid="zoomq.process_init")
     worker_ready.connect(_ready, weak=False, dispatch_uid="zoomq.worker_ready")
     worker_shutdown.connect(_shutdown, weak=False, dispatch_uid="zoomq.worker_shutdown")
     task_prerun.connect(_started, weak=False, dispatch_uid="zoomq.task_started")
     task_revoked.connect(_discarded, weak=False, dispatch_uid="zoomq.task_revoked")
     task_unknown.connect(_discarded, weak=False, dispatch_uid="zoomq.task_unknown")
+
+
+def connect_task_metrics() -> None:
+    """Count every task run (``zoomq.metrics``); only when the worker serves metrics."""
+    task_prerun.connect(_metric_started, weak=False, dispatch_uid="zoomq.metrics.prerun")
+    task_postrun.connect(_metric_finished, weak=False, dispatch_uid="zoomq.metrics.postrun")
+    task_retry.connect(_metric_retried, weak=False, dispatch_uid="zoomq.metrics.retry")
+
+
+#: When each running task started (``perf_counter``), by task id.
+_STARTS: dict[str, float] = {}
+
+
+def _metric_started(task_id: str | None = None, **_: Any) -> None:
+    if task_id is not None:
+        _STARTS[task_id] = time.perf_counter()
+
+
+#: A successful run's ``status`` (``ZoomqTask``'s summaries) -> its outcome; else ``done``.
+_STATUS_OUTCOMES = {"parked": "parked", "dead_lettered": "dead"}
+
+
+def outcome(state: str | None, retval: Any) -> str:
+    """The ``outcome`` label of a finished run: its Celery state and what the task returned."""
+    if state == "SUCCESS":
+        status = retval.get("status") if type(retval) is dict else None
+        return _STATUS_OUTCOMES.get(status, "done") if type(status) is str else "done"
+    return "retried" if state == "RETRY" else "failed"
+
+
+def _metric_finished(
+    task_id: str | None = None,
+    task: Any = None,
+    retval: Any = None,
+    state: str | None = None,
+    **_: Any,
+) -> None:
+    started = _STARTS.pop(task_id, None) if task_id is not None else None
+    seconds = None if started is None else time.perf_counter() - started
+    task_finished(str(getattr(task, "name", "other")), outcome(state, retval), seconds)
+
+
+def _metric_retried(sender: Any = None, reason: Any = None, **_: Any) -> None:
+    error = type(reason).__name__ if isinstance(reason, BaseException) else "other"
+    task_retried(str(getattr(sender, "name", "other")), error)
 
 
 def broker_keys(app: Celery) -> BrokerKeys:

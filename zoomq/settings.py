@@ -76,7 +76,7 @@ DEFAULT_KEY_PREFIX = "zoomq"
 #: Read when it exists and ``ZOOMQ_CONNECTIONS_FILE`` is unset; ``connections add`` writes it.
 DEFAULT_CONNECTIONS_FILE = Path("zoomq-connections.json")
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel")
 
 #: Where an archived file goes under the destination (``ZOOMQ_ARCHIVE_LAYOUT``).
 DEFAULT_ARCHIVE_LAYOUT = "{account}/{yyyy}-{mm}/{meeting_uuid}/{file_id}.{ext}"
@@ -208,6 +208,9 @@ class ReceiverSettings(_Section):
     #: explicitly only the server turns it on (``receiver.app.server_config``), not tests
     #: or embedders.
     gc_freeze: bool = _env("ZOOMQ_GC_FREEZE", False)
+    #: After each write round, ``WAIT`` for this many replicas (0: do not wait): with
+    #: Sentinel, an acknowledged webhook then survives a failover.
+    wait_replicas: int = _env("ZOOMQ_REDIS_WAIT_REPLICAS", 0, ge=0)
 
 
 class QueueSettings(_Section):
@@ -239,6 +242,11 @@ class QueueSettings(_Section):
     rules_file: Path | None = _env("ZOOMQ_RULES_FILE", None)
     #: Modules with ``@automation`` functions (comma-separated in the environment).
     automation_modules: tuple[str, ...] = _env("ZOOMQ_AUTOMATION_MODULES", ())
+    #: The worker's Prometheus ``/metrics`` port (0: off) and address.
+    metrics_port: int = _env("ZOOMQ_WORKER_METRICS_PORT", 0, ge=0, le=65535)
+    #: All interfaces, as exporters do: Prometheus scrapes it from elsewhere (port 0 keeps
+    #: it closed; nothing on it is secret).
+    metrics_host: str = _env("ZOOMQ_WORKER_METRICS_HOST", "0.0.0.0", min_length=1)  # noqa: S104
 
     @field_validator("automation_modules", mode="before")
     @classmethod
@@ -508,6 +516,10 @@ class Settings(BaseSettings):
     zoom_api_hosts: tuple[str, ...] = ()
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: The master's name when ``REDIS_URL`` names Sentinels (``zoomq.redis_client``).
+    zoomq_redis_sentinel_master: str | None = None
+    #: Where prefork workers' children keep their metrics (prometheus_client reads it too).
+    prometheus_multiproc_dir: Path | None = None
     #: Every Redis key zoomq writes starts with ``<prefix>:`` (``zoomq.runtime.keys``).
     zoomq_key_prefix: str = Field(DEFAULT_KEY_PREFIX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     #: JSON file with a list of connections (see ``Connection``); the default one is read
@@ -555,8 +567,18 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, v: str) -> str:
         scheme = urlsplit(v).scheme
         if scheme not in _REDIS_SCHEMES:
-            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, not {v!r}")
+            raise ValueError(
+                f"must be a redis://, rediss://, unix:// or sentinel:// URL, not {v!r}"
+            )
         return v
+
+    @model_validator(mode="after")
+    def _sentinel_master(self) -> Settings:
+        if self.redis_url.startswith("sentinel://") and not self.zoomq_redis_sentinel_master:
+            raise ValueError(
+                "REDIS_URL names Sentinels: set ZOOMQ_REDIS_SENTINEL_MASTER to the master's name"
+            )
+        return self
 
     @field_validator("zoomq_log_level")
     @classmethod

@@ -19,6 +19,7 @@ from zoomq.cli.devstate import STATE_FILE, read_live_state
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.logs import configure_logging
+from zoomq.redis_client import redis_client
 from zoomq.settings import Settings, env_name
 
 __all__ = [
@@ -190,7 +191,7 @@ def zoom_errors() -> Iterator[None]:
 
 def open_redis(settings: Settings, *, required: bool) -> redis.Redis | None:
     """Redis if reachable; without it the CLI uses in-process caches (and says so)."""
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=5)
+    client = redis_client(settings, socket_connect_timeout=1, socket_timeout=5)
     try:
         client.ping()
     except redis.RedisError as exc:

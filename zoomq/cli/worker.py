@@ -21,6 +21,7 @@ import redis
 
 from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.errors import ConfigurationError
+from zoomq.redis_client import redis_client
 from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
@@ -75,6 +76,12 @@ def worker_command(
     except ConfigurationError as exc:
         fail(str(exc), 2)
         return
+    if pool == "prefork" and settings.queue.metrics_port and not settings.prometheus_multiproc_dir:
+        fail(
+            "ZOOMQ_WORKER_METRICS_PORT with --pool prefork needs PROMETHEUS_MULTIPROC_DIR "
+            "(an empty directory the pool's processes keep their metrics in)",
+            2,
+        )
     names = [q.strip() for q in queues.split(",") if q.strip()]
     if not names:
         raise click.BadParameter("give at least one queue", param_hint="--queues")
@@ -110,7 +117,7 @@ def _stdout_to_stderr() -> None:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[DeadLetterStore]:
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    client = redis_client(settings, socket_connect_timeout=2, socket_timeout=10)
     try:
         client.ping()
     except redis.RedisError as exc:

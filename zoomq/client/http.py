@@ -19,12 +19,14 @@ from zoomq.client.auth import TOKEN_TIMEOUT, ZoomAuth, token_provider
 from zoomq.client.errors_map import api_error, error_body
 from zoomq.client.pagination import iter_pages
 from zoomq.client.ratelimit import (
+    NO_OBSERVER,
     PLAN_BUDGETS,
     USER_MEETING_DAILY_CAP,
     Budget,
     MemoryRateLimiter,
     RateCategory,
     RateLimiter,
+    RateObserver,
     RedisRateLimiter,
     next_utc_midnight,
     parse_rate_limit,
@@ -60,8 +62,11 @@ class ZoomClient:
         policy: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         token_store: TokenStore | None = None,
+        observer: RateObserver = NO_OBSERVER,
     ) -> None:
         self.settings = settings
+        #: Told of limiter waits and 429s (the worker passes its metrics).
+        self.observer = observer
         self.connection = connection
         self.clock = clock or SystemClock()
         self.policy = policy or RetryPolicy(
@@ -160,6 +165,8 @@ class ZoomClient:
                 retry_after=-wait,
                 category=category.value,
             )
+        if wait > 0:
+            self.observer.waited(category.value, wait)
         self.clock.sleep(wait)
 
     # -- requests ----------------------------------------------------------------
@@ -250,6 +257,7 @@ class ZoomClient:
         now = self.clock.time()
         body = error_body(response)
         info = parse_rate_limit(response.headers, str(body.get("message", "")), now)
+        self.observer.rate_limited(info.category or category.value, daily=info.daily)
         common: dict[str, Any] = {
             "category": info.category or category.value,
             "status": 429,

@@ -30,12 +30,15 @@ if TYPE_CHECKING:
     import redis
 
 __all__ = [
+    "NO_OBSERVER",
     "PLAN_BUDGETS",
     "Budget",
     "MemoryRateLimiter",
+    "NullObserver",
     "RateCategory",
     "RateLimitInfo",
     "RateLimiter",
+    "RateObserver",
     "RedisRateLimiter",
     "SlotBank",
     "next_utc_midnight",
@@ -229,6 +232,29 @@ redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 """
+
+
+class RateObserver(Protocol):
+    """Told of the client's waits and Zoom's 429s (the worker's metrics; nothing else)."""
+
+    def waited(self, category: str, seconds: float) -> None:
+        """The client slept ``seconds`` for a limiter slot of ``category``."""
+
+    def rate_limited(self, category: str, *, daily: bool) -> None:
+        """Zoom answered 429 for ``category`` (``daily``: a daily limit)."""
+
+
+class NullObserver:
+    """Observes nothing: the client's default."""
+
+    def waited(self, category: str, seconds: float) -> None:
+        del category, seconds
+
+    def rate_limited(self, category: str, *, daily: bool) -> None:
+        del category, daily
+
+
+NO_OBSERVER: RateObserver = NullObserver()
 
 
 def _burst(budget: Budget) -> float:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from zoomq.logs import redact_value
+from zoomq.metrics import dead_lettered
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.redis_store import RedisStore
@@ -151,6 +152,7 @@ class DeadLetterStore(RedisStore):
         pipe.hset(self.entries_key, entry_id, json.dumps(entry.to_dict(), default=str))
         pipe.zadd(self.index_key, {entry_id: now})
         pipe.execute()
+        dead_lettered(message.name)
         return entry
 
     def add_undecodable(

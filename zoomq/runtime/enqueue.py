@@ -26,6 +26,14 @@ is what a one-process receiver runs out of, so the writer is frugal with it:
   10,000 objects at full load, for the cycle collector to scan);
 - ``submit`` returns the caller's future without a coroutine around it, so a request that
   awaits it suspends and resumes through fewer frames.
+
+Behind Sentinel (``zoomq.redis_client``) two more things hold. A server that answers the
+pushes with ``READONLY`` was the master and is a replica now: the connection is dropped and
+the round sent once more on a fresh one, which the pool opens to the master Sentinel names.
+And with ``wait_replicas`` each round is followed, in the same write, by ``WAIT n timeout``:
+a round the replicas did not all confirm fails (503, Zoom retries; the dedup key was
+replicated with the message or lost with it), so an acknowledged event survives a failover
+to a replica, which Redis's asynchronous replication alone does not promise.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ import redis.asyncio as aredis
 import structlog
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, ReadOnlyError, RedisError, ResponseError
 
 from zoomq.errors import QueueUnavailable
 from zoomq.runtime.keys import Keys
@@ -82,6 +90,10 @@ return out
 """
 
 
+class _Demoted(RedisConnectionError):
+    """The server answered as a replica: the master moved (a Sentinel failover)."""
+
+
 # One submitted item: dedup key (b"" for none), queue, ttl, message, the caller's future,
 # its deadline (on the loop's clock) and its task id for the ledger (b"" for none).
 _Item = tuple[bytes, bytes, bytes, bytes, "asyncio.Future[bool]", float, bytes]
@@ -103,6 +115,7 @@ class BatchEnqueuer:
     ``max_pending`` bounds the backlog while Redis is slow. ``on_batch(size, seconds)`` is
     called after each round, for metrics. A round lost with its connection is sent once
     more on a fresh one: items with a dedup key cannot land twice, others may.
+    ``wait_replicas`` > 0: a round counts only once that many replicas have it (``WAIT``).
     """
 
     def __init__(
@@ -114,6 +127,7 @@ class BatchEnqueuer:
         max_pending: int = 10_000,
         on_batch: Callable[[int, float], None] | None = None,
         keys: Keys = Keys(),  # noqa: B008 - frozen, so one shared default is safe
+        wait_replicas: int = 0,
     ) -> None:
         if timeout <= 0 or max_batch < 1 or max_pending < 1:
             raise ValueError("timeout, max_batch and max_pending must be positive")
@@ -139,6 +153,14 @@ class BatchEnqueuer:
         self._sha: bytes | None = None
         self._conn: AbstractConnection | None = None
         self._failing = False
+        self.wait_replicas = wait_replicas
+        # ``WAIT <n> <ms>``, sent right after each round's script call.
+        wait = [b"WAIT", b"%d" % wait_replicas, b"%d" % max(1, int(timeout * 1000))]
+        self._wait = (
+            b"*3\r\n" + b"".join(b"$%d\r\n%b\r\n" % (len(w), w) for w in wait)
+            if wait_replicas > 0
+            else b""
+        )
 
     @property
     def running(self) -> bool:
@@ -175,10 +197,7 @@ class BatchEnqueuer:
             future = self._pending.popleft()[4]
             if not future.done():
                 future.set_exception(QueueUnavailable("the enqueuer stopped"))
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.disconnect()
-            await self._redis.connection_pool.release(conn)
+        await self._drop_connection()
 
     async def enqueue(self, queue: str, message: bytes, **push: Unpack[_Push]) -> bool:
         """Push ``message`` onto ``queue``; True once Redis has it, False for a duplicate.
@@ -320,13 +339,29 @@ class BatchEnqueuer:
         count = len(self._ledger_keys) + 2 * len(batch)
         args = 1 + 3 * len(batch)
         tail = b"".join(keys + argv)
-        try:
-            reply = await self._roundtrip(self._command(count, tail, args))
-        except NoScriptError:  # Redis restarted (or SCRIPT FLUSH) since we loaded it
-            self._sha = await self._load_script()
-            reply = await self._roundtrip(self._command(count, tail, args))
-        if not isinstance(reply, list) or len(reply) != len(batch):
-            raise ValueError(f"unexpected reply from the enqueue script: {reply!r:.200}")
+        replies = 2 if self._wait else 1
+        for attempt in (1, 2):
+            try:
+                answers = await self._roundtrip(self._command(count, tail, args), replies)
+            except NoScriptError:  # Redis restarted, failed over, or SCRIPT FLUSH since
+                self._sha = await self._load_script()
+                answers = await self._roundtrip(self._command(count, tail, args), replies)
+            reply: list[Any] = answers[0]
+            if not isinstance(reply, list) or len(reply) != len(batch):
+                raise ValueError(f"unexpected reply from the enqueue script: {reply!r:.200}")
+            if not any(type(r) is bytes and r.startswith(b"READONLY") for r in reply):
+                break
+            # The master became a replica: its pushes failed, nothing was written. A fresh
+            # connection goes to the master Sentinel names now (a plain URL: the same server).
+            await self._drop_connection()
+            if attempt == 2:
+                raise RedisConnectionError("Redis answers as a read-only replica")
+        if self._wait:
+            acked = answers[1]
+            if not isinstance(acked, int) or acked < self.wait_replicas:
+                raise RedisError(
+                    f"WAIT: {acked} of {self.wait_replicas} replicas confirmed the round"
+                )
         return reply
 
     def _command(self, count: int, tail: bytes, args: int) -> bytes:
@@ -341,6 +376,7 @@ class BatchEnqueuer:
                 number,
                 b"\r\n",
                 tail,
+                self._wait,
             )
         )
 
@@ -348,8 +384,23 @@ class BatchEnqueuer:
         sha: str | bytes = await self._redis.script_load(ENQUEUE_SCRIPT)
         return sha.encode() if isinstance(sha, str) else sha
 
-    async def _roundtrip(self, command: bytes) -> Any:
-        """Send one packed command on the writer's connection and read its reply."""
+    async def _drop_connection(self) -> None:
+        """Close the writer's connection and give it back to the pool.
+
+        The next one is checked out of the pool, which connects it: behind Sentinel, to the
+        master the Sentinels name now. (A connection reconnected in place by sending on it
+        goes back to the address it had, the old master.)
+        """
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect()
+            await self._redis.connection_pool.release(conn)
+
+    async def _roundtrip(self, command: bytes, replies: int = 1) -> list[Any]:
+        """Send packed commands on the writer's connection and read their ``replies``.
+
+        An error reply is raised once every reply is read, so the connection stays in step.
+        """
         for attempt in (1, 2):
             conn = self._conn
             if conn is None:
@@ -358,18 +409,39 @@ class BatchEnqueuer:
                 conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
                 await conn.send_packed_command(command, check_health=False)
-                return await conn.read_response()
+                if replies == 1:
+                    reply: Any = await conn.read_response()
+                    return [reply]
+                return await self._read(conn, replies)
             except RedisConnectionError:
-                # A connection that died with a Redis restart fails on first use; try once
-                # more on a fresh one. (Timeouts are not retried: the callers are gone.)
-                await conn.disconnect()
+                # A connection that died with a Redis restart fails on first use, and one to
+                # a master demoted since (_Demoted) answers as a replica: try once more on a
+                # fresh one. (Timeouts are not retried: the callers are gone.)
+                await self._drop_connection()
                 if attempt == 2:
                     raise
             except RedisError:
                 if not conn.is_connected:  # a timeout, say: start clean next round
-                    await conn.disconnect()
+                    await self._drop_connection()
                 raise
         raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _read(conn: AbstractConnection, replies: int) -> list[Any]:
+        """Read ``replies`` replies; raise the first error reply once all are read."""
+        answers: list[Any] = []
+        refused: ResponseError | None = None
+        for _ in range(replies):
+            try:
+                answers.append(await conn.read_response())
+            except ResponseError as exc:
+                refused = refused or exc
+                answers.append(exc)
+        if refused is None:
+            return answers
+        if isinstance(refused, ReadOnlyError) or "replica" in str(refused):
+            raise _Demoted(str(refused)) from refused
+        raise refused
 
     def _fail(self, batch: list[_Item], exc: BaseException) -> None:
         reason = f"Redis unavailable: {type(exc).__name__}: {exc}"

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from zoomq.metrics import task_parked
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.redis_store import RedisStore
@@ -100,6 +101,7 @@ class ParkingLot(RedisStore):
         entry = ParkedTask(message, due_at, self.clock(), dict(reason or {}))
         raw = entry.to_json()
         self.redis.zadd(self.key, {raw: due_at})
+        task_parked(message.name)
         return replace(entry, raw=raw)
 
     def claim_due(self, now: float | None = None, limit: int = 100) -> list[ParkedTask]:
