@@ -202,6 +202,10 @@ class ReceiverSettings(_Section):
     #: explicitly only the server turns it on (``receiver.app.server_config``), not tests
     #: or embedders.
     gc_freeze: bool = _env("ZOOMQ_GC_FREEZE", False)
+    #: While the webhook secret is being rotated: a signature made with no known secret
+    #: answers 503, which Zoom retries (+5, +20, +60 min), instead of 401, which it does
+    #: not; missing and stale signatures stay 401. Off outside a rotation.
+    secret_rotation: bool = _env("ZOOMQ_WEBHOOK_SECRET_ROTATION", False)
 
 
 class QueueSettings(_Section):
@@ -385,6 +389,8 @@ class Settings(BaseSettings):
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_token_url: str = "https://zoom.us/oauth/token"  # noqa: S105 - a URL
     zoom_oauth_authorize_url: str = "https://zoom.us/oauth/authorize"
+    #: The app's Webhook Secret Token; during a rotation several, comma-separated (Zoom's
+    #: tokens have no commas): a signature made with any of them is accepted, the first signs.
     zoom_webhook_secret_token: SecretStr | None = None
     #: Extra hosts that ``rawRequest`` may call with absolute URLs (the sandbox adds its own).
     zoom_api_hosts: tuple[str, ...] = ()
@@ -453,6 +459,13 @@ class Settings(BaseSettings):
     def _no_placeholders(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
         return _reject_placeholder(v, info.field_name.upper())
 
+    def webhook_secret_tokens(self) -> list[SecretStr]:
+        """``ZOOM_WEBHOOK_SECRET_TOKEN``'s values, in order (empty when unset)."""
+        if self.zoom_webhook_secret_token is None:
+            return []
+        raw = self.zoom_webhook_secret_token.get_secret_value().split(",")
+        return [SecretStr(v.strip()) for v in raw if v.strip()]
+
     def connections(self, *, file_required: bool | None = None) -> dict[str, Connection]:
         """Every configured connection by name: the env-defined default plus the file's."""
         found: dict[str, Connection] = {}
@@ -467,9 +480,7 @@ class Settings(BaseSettings):
                     "client_id": self.zoom_client_id,
                     "client_secret": self.zoom_client_secret,
                     "plan": self.zoom_plan,
-                    "webhook_secrets": [self.zoom_webhook_secret_token]
-                    if self.zoom_webhook_secret_token
-                    else [],
+                    "webhook_secrets": self.webhook_secret_tokens(),
                 },
                 "environment",
             )
