@@ -312,6 +312,12 @@ class ArchiveSettings(_Section):
             raise ValueError(f"a directory or s3://bucket/prefix, not {scheme}://")
         return v
 
+    @field_validator("s3_endpoint_url", "s3_region", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        """``ZOOMQ_ARCHIVE_S3_ENDPOINT_URL=`` (as a compose file writes it) means AWS."""
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("file_types", "recording_types", "download_hosts", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
