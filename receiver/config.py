@@ -41,8 +41,8 @@ def build_endpoints(
     """An endpoint per connection; the default one also takes ``ZOOM_WEBHOOK_SECRET_TOKEN``."""
     conns = settings.connections() if connections is None else connections
     secrets: dict[str, list[str]] = {name: _secrets_of(conn) for name, conn in conns.items()}
-    token = settings.zoom_webhook_secret_token
-    default = ([token.get_secret_value()] if token else []) + secrets.get(DEFAULT_CONNECTION, [])
+    env_tokens = [t.get_secret_value() for t in settings.webhook_secret_tokens()]
+    default = env_tokens + secrets.get(DEFAULT_CONNECTION, [])
     secrets[DEFAULT_CONNECTION] = default
     endpoints = {}
     for name, found in secrets.items():

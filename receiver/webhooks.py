@@ -6,7 +6,8 @@ Status codes, chosen for how Zoom reacts (it retries only >= 500 and timeouts, Z
 - 503: Redis did not confirm in time; Zoom retries later, dedup makes that harmless;
 - 401 bad or stale signature, 400 signed but not a Zoom envelope (or nested deeper than
   ``max_depth``, which the worker could not decode), 413 too large, 404 unknown
-  connection: retrying cannot help, so no 5xx;
+  connection: retrying cannot help, so no 5xx (but a bad signature is 503 while
+  ``ZOOMQ_WEBHOOK_SECRET_ROTATION`` is on: Zoom retries it once receivers have the secret);
 - 403 ``endpoint not configured`` when the connection has no webhook secret: a 5xx would have
   Zoom retry an endpoint that cannot succeed, and 404 would hide a fixable configuration gap.
 
@@ -116,6 +117,7 @@ class WebhookHandler:
         self._metrics = runtime.metrics
         self._limit = runtime.config.max_body_bytes
         self._max_depth = runtime.config.max_depth
+        self._rotating = runtime.config.secret_rotation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope.get("path_params", {}).get("connection", DEFAULT_CONNECTION)
@@ -153,6 +155,8 @@ class WebhookHandler:
             _log_failure(
                 "webhook_unauthorized", name, headers, level=logging.INFO, reason=exc.reason
             )
+            if exc.reason == "bad_signature" and self._rotating:
+                return _error(503, exc.reason)  # signed with a secret not rolled out yet
             return _error(401, exc.reason)
         try:
             event = parse_envelope(body, self._max_depth)

@@ -261,3 +261,12 @@ def test_an_archive_destination_of_another_scheme_is_refused() -> None:
     with pytest.raises(ValidationError, match="not ftp://"):
         ArchiveSettings(dest="ftp://x")
     assert ArchiveSettings(dest="s3://bucket/p").dest == "s3://bucket/p"
+
+
+def test_a_blank_s3_endpoint_means_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ZOOMQ_ARCHIVE_S3_ENDPOINT_URL= (as compose writes an unset variable) is no endpoint."""
+    monkeypatch.setenv("ZOOMQ_ARCHIVE_S3_ENDPOINT_URL", "")
+    monkeypatch.setenv("ZOOMQ_ARCHIVE_S3_REGION", " ")
+    archive = Settings(_env_file=None).archive
+    assert archive.s3_endpoint_url is None
+    assert archive.s3_region is None

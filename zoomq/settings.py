@@ -192,7 +192,8 @@ class ReceiverSettings(_Section):
     #: Zoom gives 3 s and retries only >= 500, so a prompt 503 is the safe failure.
     enqueue_timeout: float = _env("ZOOMQ_ENQUEUE_TIMEOUT", 1.0, gt=0)
     #: Seconds a delivered event is remembered; Zoom's last retry comes ~85 min after the
-    #: first attempt, so 3 days is generous while costing ~100 bytes of Redis per event.
+    #: first attempt, so 3 days is generous while costing ~250 bytes of Redis per event
+    #: (measured: about 65 MB per sustained event/s; shorten it to save memory).
     dedup_ttl: int = _env("ZOOMQ_WEBHOOK_DEDUP_TTL", 3 * 86400, gt=0)
     #: Most events written to Redis in one round, and most waiting for a round.
     batch_size: int = _env("ZOOMQ_ENQUEUE_BATCH_SIZE", 256, gt=0)
@@ -211,6 +212,10 @@ class ReceiverSettings(_Section):
     #: After each write round, ``WAIT`` for this many replicas (0: do not wait): with
     #: Sentinel, an acknowledged webhook then survives a failover.
     wait_replicas: int = _env("ZOOMQ_REDIS_WAIT_REPLICAS", 0, ge=0)
+    #: While the webhook secret is being rotated: a signature made with no known secret
+    #: answers 503, which Zoom retries (+5, +20, +60 min), instead of 401, which it does
+    #: not; missing and stale signatures stay 401. Off outside a rotation.
+    secret_rotation: bool = _env("ZOOMQ_WEBHOOK_SECRET_ROTATION", False)
 
 
 class QueueSettings(_Section):
@@ -321,6 +326,12 @@ class ArchiveSettings(_Section):
         if scheme not in ("", "file", "s3"):
             raise ValueError(f"a directory or s3://bucket/prefix, not {scheme}://")
         return v
+
+    @field_validator("s3_endpoint_url", "s3_region", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        """``ZOOMQ_ARCHIVE_S3_ENDPOINT_URL=`` (as a compose file writes it) means AWS."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("file_types", "recording_types", "download_hosts", mode="before")
     @classmethod
@@ -511,6 +522,8 @@ class Settings(BaseSettings):
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_token_url: str = "https://zoom.us/oauth/token"  # noqa: S105 - a URL
     zoom_oauth_authorize_url: str = "https://zoom.us/oauth/authorize"
+    #: The app's Webhook Secret Token; during a rotation several, comma-separated (Zoom's
+    #: tokens have no commas): a signature made with any of them is accepted, the first signs.
     zoom_webhook_secret_token: SecretStr | None = None
     #: Extra hosts that ``rawRequest`` may call with absolute URLs (the sandbox adds its own).
     zoom_api_hosts: tuple[str, ...] = ()
@@ -594,6 +607,13 @@ class Settings(BaseSettings):
     def _no_placeholders(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
         return _reject_placeholder(v, info.field_name.upper())
 
+    def webhook_secret_tokens(self) -> list[SecretStr]:
+        """``ZOOM_WEBHOOK_SECRET_TOKEN``'s values, in order (empty when unset)."""
+        if self.zoom_webhook_secret_token is None:
+            return []
+        raw = self.zoom_webhook_secret_token.get_secret_value().split(",")
+        return [SecretStr(v.strip()) for v in raw if v.strip()]
+
     def connections(self, *, file_required: bool | None = None) -> dict[str, Connection]:
         """Every configured connection by name: the env-defined default plus the file's."""
         found: dict[str, Connection] = {}
@@ -608,9 +628,7 @@ class Settings(BaseSettings):
                     "client_id": self.zoom_client_id,
                     "client_secret": self.zoom_client_secret,
                     "plan": self.zoom_plan,
-                    "webhook_secrets": [self.zoom_webhook_secret_token]
-                    if self.zoom_webhook_secret_token
-                    else [],
+                    "webhook_secrets": self.webhook_secret_tokens(),
                 },
                 "environment",
             )

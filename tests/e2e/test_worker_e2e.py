@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 import uuid
@@ -261,7 +262,10 @@ def test_zoomq_worker_command_runs_action_tasks(
         stop_worker(process)
     with e2e.sandbox.state.lock:
         assert e2e.sandbox.state.store.users[owner]["job_title"] == "Automator"
-    assert "zoomq worker: pool=threads concurrency=2 queues=bulk" in log_path.read_text()
+    started = log_path.read_text()
+    assert "zoomq worker: pool=threads concurrency=2 queues=bulk" in started
+    # -n expands Celery's %h, as `celery worker -n` does: replicas get distinct names.
+    assert f"node=cmd@{socket.gethostname()}" in started
 
 
 def test_the_worker_log_never_shows_a_secret(e2e: E2E) -> None:

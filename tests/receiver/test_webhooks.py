@@ -249,6 +249,58 @@ def test_tolerance_is_configurable(app_factory: Any, redis_client: redis.Redis) 
     assert response.status_code == 200
 
 
+def test_a_secret_rotation_turns_unknown_signatures_into_503s(
+    app_factory: Any, redis_client: redis.Redis
+) -> None:
+    """While rotating, a signature no secret matches gets 503 (Zoom retries), nothing is
+    queued; a missing or stale one is still 401, a known secret still 200."""
+    body = event_body("meeting.updated")
+    with AppClient(app_factory(secret_rotation=True)) as client:
+        unknown = client.post("/webhooks/zoom", content=body, headers=signed(body, "not-yet"))
+        assert (unknown.status_code, unknown.json()) == (503, {"error": "bad_signature"})
+        assert queued(redis_client) == []
+        stale = client.post(
+            "/webhooks/zoom", content=body, headers=signed(body, at=time.time() - 600)
+        )
+        assert stale.status_code == 401
+        bare = client.post("/webhooks/zoom", content=body, headers={"x-zm-signature": "v0=1"})
+        assert bare.status_code == 401
+        ok = client.post("/webhooks/zoom", content=body, headers=signed(body))
+        assert ok.status_code == 200
+
+
+def test_several_env_secrets_each_verify_and_the_first_signs(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """ZOOM_WEBHOOK_SECRET_TOKEN="new,old" (a rotation): both verify, `webhook send` signs
+    with the first; blanks around the commas are ignored."""
+    from zoomq.settings import Settings
+
+    settings = Settings(
+        _env_file=None, redis_url=redis_url, zoom_webhook_secret_token=" new-one , old-one ,"
+    )
+    assert [s.get_secret_value() for s in settings.webhook_secret_tokens()] == [
+        "new-one",
+        "old-one",
+    ]
+    conn = Settings(
+        _env_file=None,
+        redis_url=redis_url,
+        zoom_webhook_secret_token="new-one,old-one",
+        zoom_account_id="a",
+        zoom_client_id="c",
+        zoom_client_secret="a-real-client-secret",
+    ).connection()
+    assert [s.get_secret_value() for s in conn.webhook_secrets] == ["new-one", "old-one"]
+    body = event_body("meeting.started")
+    with AppClient(create_app(settings)) as client:
+        for secret in ("new-one", "old-one"):
+            response = client.post("/webhooks/zoom", content=body, headers=signed(body, secret))
+            assert response.status_code == 200, secret
+        wrong = client.post("/webhooks/zoom", content=body, headers=signed(body, "new-one,old-one"))
+        assert wrong.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

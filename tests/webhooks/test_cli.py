@@ -104,6 +104,15 @@ def test_secret_comes_from_the_environment(loopback: LoopbackZoom) -> None:
     assert endpoint.deliveries[0].failure is None
 
 
+def test_during_a_rotation_the_first_environment_secret_signs(loopback: LoopbackZoom) -> None:
+    """ZOOM_WEBHOOK_SECRET_TOKEN="current,previous": the event is signed with the current."""
+    url, endpoint = loopback.endpoint(200)
+    env = {"ZOOM_WEBHOOK_SECRET_TOKEN": f"{SECRET},previous-secret"}
+    code, output = run("send", "user.deleted", "--to", url, env=env)
+    assert code == 0, output
+    assert endpoint.deliveries[0].failure is None
+
+
 def test_bad_data_exits_2_naming_data(loopback: LoopbackZoom) -> None:
     """Invalid --data JSON is a usage error that names the option."""
     url, endpoint = loopback.endpoint(200)

@@ -109,7 +109,7 @@ _secret_option = click.option(
     envvar="ZOOM_WEBHOOK_SECRET_TOKEN",
     show_envvar=True,
     help="The app's Webhook Secret Token (default: ZOOM_WEBHOOK_SECRET_TOKEN from .env, "
-    "or the one a running `zoomq dev` generated).",
+    "or the one a running `zoomq dev` generated; of several, comma-separated, the first).",
 )
 
 
@@ -120,8 +120,8 @@ def _resolve_secret(ctx: click.Context, secret: str | None) -> str:
     from the signer: ``--secret "$ZOOM_WEBHOOK_SECRET_TOKEN"`` in a shell without it is empty.
     """
     if secret is None:
-        configured = current_settings(ctx).zoom_webhook_secret_token
-        secret = configured.get_secret_value() if configured is not None else ""
+        configured = current_settings(ctx).webhook_secret_tokens()
+        secret = configured[0].get_secret_value() if configured else ""
         if not secret:
             raise click.BadParameter(
                 "no webhook secret: pass --secret or set ZOOM_WEBHOOK_SECRET_TOKEN",
@@ -133,7 +133,8 @@ def _resolve_secret(ctx: click.Context, secret: str | None) -> str:
             "pass the app's Webhook Secret Token",
             param_hint="--secret",
         )
-    return secret
+    # During a rotation the variable holds "current,previous": Zoom signs with the current.
+    return next((part.strip() for part in secret.split(",") if part.strip()), secret)
 
 
 _deadline_option = click.option(

@@ -64,6 +64,7 @@ def worker_command(
 ) -> None:
     """Run a Celery worker on zoomq's app: events, actions, downloads and bulk work."""
     from celery import concurrency as pools
+    from celery.utils.nodenames import default_nodename, host_format
 
     from tasks.runtime import get_runtime
     from worker import signals
@@ -85,14 +86,16 @@ def worker_command(
     names = [q.strip() for q in queues.split(",") if q.strip()]
     if not names:
         raise click.BadParameter("give at least one queue", param_hint="--queues")
+    # As `celery worker -n` does: %h, %n, %d expanded; a bare name is taken as the host.
+    node = host_format(default_nodename(hostname or ""))
     click.echo(
         f"zoomq worker: pool={pool} concurrency={concurrency} queues={','.join(names)} "
-        f"automations={len(automations)}",
+        f"automations={len(automations)} node={node}",
         err=True,
     )
     signals.connect()
     worker = app.Worker(
-        hostname=hostname,
+        hostname=node,
         pool_cls=pools.get_implementation(pool),
         concurrency=concurrency,
         queues=names,
