@@ -324,9 +324,10 @@ class _Sink:
     writes them on another, so the next piece is received meanwhile: hashing and writing
     release the GIL, and each costs about as much as receiving (``bench/bench_archive.py``),
     so neither may wait for the other. At most ``depth`` pieces wait at each step, so
-    memory stays bounded; the upload's first error is raised in the receiving thread,
-    and so is progress (a lock it extends is that thread's), counted in bytes storage
-    took."""
+    memory stays bounded (one each: behind a slow bucket every step is full, and the S3
+    worker must stay under 100 MB); the upload's first error is raised in the receiving
+    thread, and so is progress (a lock it extends is that thread's), counted in bytes
+    storage took."""
 
     def __init__(
         self,
@@ -337,7 +338,7 @@ class _Sink:
         expected: int,
         chunk_size: int,
         progress: Callable[[int], None] | None,
-        depth: int = 3,
+        depth: int = 1,
     ) -> None:
         self._upload = upload
         self._digest = digest
