@@ -6,7 +6,8 @@ both sides fetch ``/rec/download/{id}`` with the download token and follow the 3
 its CDN, writing to the same disk. Measured:
 
 - one large file (``--size`` GiB): MiB/s of zoomq's ``download`` into ``LocalStorage``
-  (chunked, SHA-256 while streaming, fsync, rename) vs ``curl -o``; target ≥ 0.8x curl;
+  (chunked, SHA-256 while streaming, fsync, rename) vs ``curl -o``, medians of ``--runs``
+  alternated runs of each side; target ≥ 0.8x curl;
 - peak RSS of the downloading process for a ``--rss-size`` GiB file (target ≤ 100 MB),
   next to the same process's RSS before it downloads and curl's;
 - the same on S3 (``--s3-size`` GiB, a moto server of its own; 0 skips it);
@@ -24,6 +25,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,23 +187,31 @@ def row(name: str, value: float, unit: str, baseline: float | None) -> None:
 # -- the measurements -------------------------------------------------------------------
 
 
-def large(sandbox: Sandbox, tmp: Path, size: int, token: str) -> None:
+def large(sandbox: Sandbox, tmp: Path, size: int, token: str, runs: int) -> None:
+    """``runs`` alternated pairs (curl first, then zoomq first, ...) on the same file; the
+    medians, and the ratio of each pair."""
     files = files_of(sandbox.recordings([size]))
     url = files[0]["download_url"]
-    curl_s = curl(url, token, tmp / "curl.bin")
-    (tmp / "curl.bin").unlink()
-    mine = run_child({"dest": str(tmp / "z"), "files": files, "token": token, "concurrency": 1})
-    shutil.rmtree(tmp / "z")
     mib = size / MIB
-    print(f"\n## One {size / GIB:g} GiB file from the sandbox CDN  ({machine()})")
-    row("curl -L -o (baseline)", mib / curl_s, "MiB/s", mib / curl_s)
-    row(
-        "zoomq download → LocalStorage (sha256, fsync)",
-        mib / mine["seconds"],
-        "MiB/s",
-        mib / curl_s,
-    )
-    row("  (zoomq process peak RSS)", mine["rss_peak_kb"] / 1024, "MB", None)
+    curls: list[float] = []
+    mine: list[dict[str, Any]] = []
+    for i in range(runs):
+        for side in ("curl", "zoomq") if i % 2 == 0 else ("zoomq", "curl"):
+            if side == "curl":
+                curls.append(mib / curl(url, token, tmp / "curl.bin"))
+                (tmp / "curl.bin").unlink()
+            else:
+                spec = {"dest": str(tmp / "z"), "files": files, "token": token, "concurrency": 1}
+                mine.append(run_child(spec))
+                shutil.rmtree(tmp / "z")
+    rates = [mib / m["seconds"] for m in mine]
+    ratios = sorted(z / c for z, c in zip(rates, curls, strict=True))
+    curl_rate, rate = statistics.median(curls), statistics.median(rates)
+    print(f"\n## One {size / GIB:g} GiB file from the sandbox CDN, {runs} runs  ({machine()})")
+    row("curl -L -o (baseline, median)", curl_rate, "MiB/s", curl_rate)
+    row("zoomq download → LocalStorage (sha256, fsync; median)", rate, "MiB/s", curl_rate)
+    print(f"  (each run's ratio: {', '.join(f'{r:.2f}' for r in ratios)})")
+    row("  (zoomq process peak RSS)", max(m["rss_peak_kb"] for m in mine) / 1024, "MB", None)
 
 
 def peak_rss(sandbox: Sandbox, tmp: Path, size: int, token: str) -> None:
@@ -302,6 +312,7 @@ def many(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=float, default=1.0, help="the large file, GiB")
+    parser.add_argument("--runs", type=int, default=3, help="alternated runs of each side")
     parser.add_argument("--rss-size", type=float, default=2.0, help="the RSS file, GiB")
     parser.add_argument("--s3-size", type=float, default=2.0, help="the S3 RSS file, GiB; 0: skip")
     parser.add_argument("--meetings", type=int, default=20)
@@ -319,7 +330,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as name:
             tmp = Path(name)
             token = sandbox.token()
-            large(sandbox, tmp, int(args.size * GIB), token)
+            large(sandbox, tmp, int(args.size * GIB), token, args.runs)
             peak_rss(sandbox, tmp, int(args.rss_size * GIB), token)
             if args.s3_size > 0:
                 peak_rss_s3(sandbox, int(args.s3_size * GIB), token)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 import httpx
@@ -22,11 +25,13 @@ from zoomq.archive import (
     LocalStorage,
     RecordingFile,
     RecordingGone,
+    StorageError,
     download,
 )
+from zoomq.archive.download import READ_BYTES
 from zoomq.archive.local import PART_SUFFIX
 from zoomq.sandbox import SandboxServer
-from zoomq.sandbox.content import expected_sha256
+from zoomq.sandbox.content import expected_bytes, expected_sha256
 
 Allowed = Callable[[str], bool]
 MakeFile = Callable[..., RecordingFile]
@@ -269,6 +274,77 @@ def test_a_large_file_streams_in_constant_memory(
     assert digest.hexdigest() == stored.sha256 == expected_sha256(f.file_id, SIZE)
     assert growth < 64 * MIB, f"peak RSS grew {growth / MIB:.0f} MiB (reset: {reset})"
     print(f"{SIZE / MIB:.0f} MiB in {elapsed:.1f}s, peak RSS +{growth / MIB:.1f} MiB")
+
+
+class _DiskFillsUp:
+    """A partial file on a disk with ``room`` bytes left (shared by every open): ENOSPC after."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, path: Path) -> BinaryIO:
+        disk = self
+
+        class Opened(io.FileIO):
+            def write(self, data: Any) -> int:
+                if disk.room <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written = super().write(memoryview(data)[: disk.room]) or 0
+                disk.room -= written
+                return written
+
+        return Opened(path, "ab")
+
+
+def test_a_disk_that_fills_up_mid_download_names_the_part_and_keeps_what_it_took(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    tmp_path: Path,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """The writing thread's ENOSPC reaches the caller as a StorageError naming the .part;
+    the .part holds the file's first bytes exactly, and nothing is visible."""
+    room = 2 * MIB + 4321
+    storage = LocalStorage(tmp_path / "archive", opener=_DiskFillsUp(room))
+    f = recording_file(6 * MIB)
+    final, part = _final_and_part(storage, f)
+    with pytest.raises(StorageError) as raised:
+        download(http, f, storage.begin(storage.key_for(f)), token=token, allowed_hosts=allowed)
+    assert "disk full" in str(raised.value)
+    assert raised.value.where == str(part)
+    assert part.read_bytes() == expected_bytes(f.file_id, 0, room)
+    assert not final.exists()
+    assert storage.stored(storage.key_for(f)) is None
+
+
+def test_the_body_is_read_in_pieces_larger_than_httpcores_default(
+    sandbox: SandboxServer,
+    http: httpx.Client,
+    storage: LocalStorage,
+    token: str,
+    allowed: Allowed,
+    recording_file: MakeFile,
+) -> None:
+    """Reads of up to READ_BYTES, each handed on as it came (not re-chunked): a socket that
+    has more than 64 KiB waiting gives more than 64 KiB at once."""
+    f = recording_file(8 * MIB)
+    upload = storage.begin(storage.key_for(f))
+    sizes: list[int] = []
+    write = upload.write
+
+    def slow_write(chunk: bytes) -> None:
+        if len(sizes) < 8:
+            time.sleep(0.02)  # the socket's buffer fills meanwhile
+        sizes.append(len(chunk))
+        write(chunk)
+
+    upload.write = slow_write  # type: ignore[method-assign]
+    stored = download(http, f, upload, token=token, allowed_hosts=allowed)
+    assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    assert max(sizes) > 64 * 1024
+    assert max(sizes[1:]) <= READ_BYTES  # the first is the sniffed head, joined
 
 
 @pytest.mark.parametrize(

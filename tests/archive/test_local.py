@@ -175,3 +175,39 @@ def test_open_storage_picks_the_backend(tmp_path: Path) -> None:
     storage = open_storage(str(tmp_path / "a"), layout="{file_id}.{ext}")
     assert isinstance(storage, LocalStorage)
     assert storage.describe() == str(tmp_path / "a")
+
+
+def test_appending_hints_the_kernel_to_write_the_file_out_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WRITE_BEHIND bytes: DONTNEED over the last two windows, so commit's fsync waits
+    for the tail only; the bytes are untouched by it, and a resumed upload hints from its
+    offset on."""
+    from zoomq.archive import local
+
+    hints: list[tuple[int, int]] = []
+    advise = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        hints.append((offset, offset + length))
+        advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(local, "WRITE_BEHIND", 8192)
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    storage = LocalStorage(tmp_path)
+    key = storage.key_for(_file())
+    data = os.urandom(50_000)
+    upload = storage.begin(key)
+    for start in range(0, 30_000, 3000):
+        upload.write(data[start : start + 3000])
+    # At 9000, 18000 and 27000 bytes; each from where the hint before it began.
+    assert hints == [(0, 9000), (0, 18000), (9000, 27000)]
+    resumed = storage.begin(key)
+    assert resumed.offset == 30_000
+    hints.clear()
+    resumed.write(data[30_000:])
+    assert hints == [(30_000, 50_000)]
+    stored = resumed.commit(expected_size=50_000, sha256=hashlib.sha256(data).hexdigest())
+    assert (tmp_path / key).read_bytes() == data
+    assert stored.size == 50_000

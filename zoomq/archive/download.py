@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from zoomq.archive.files import RecordingFile
@@ -38,6 +39,7 @@ from zoomq.errors import (
 
 __all__ = [
     "MAX_REDIRECTS",
+    "READ_BYTES",
     "SNIFF_BYTES",
     "ZOOM_DOMAIN",
     "download",
@@ -50,6 +52,15 @@ MAX_REDIRECTS = 5
 
 #: Zoom's hosts: this and its subdomains.
 ZOOM_DOMAIN = "zoom.us"
+
+#: Bytes asked of the socket per read of an HTTP/1.1 body. httpcore asks 64 KiB, and its
+#: per-read cost (h11 events, generators, two GIL round trips) then costs more than the
+#: bytes: reading 256 KiB takes 0.3 s of CPU per GiB instead of 0.6
+#: (``bench/bench_archive.py``). httpx has no per-client setting for it, so this raises
+#: httpcore's for the process; a small response costs the same, one read is one read.
+READ_BYTES = 256 * 1024
+_HTTP11 = httpcore.HTTP11Connection
+_HTTP11.READ_NUM_BYTES = max(_HTTP11.READ_NUM_BYTES, READ_BYTES)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_START = re.compile(
@@ -209,18 +220,31 @@ def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> Store
 
 def _body(response: httpx.Response, f: RecordingFile, *, sniff: bool, skip: int) -> Iterator[bytes]:
     """The body's chunks: the first ``SNIFF_BYTES`` held back until they are known not to
-    be a web page (``sniff``), and the first ``skip`` bytes dropped (a Range ignored)."""
+    be a web page (``sniff``), and the first ``skip`` bytes dropped (a Range ignored).
+
+    Raw, as the socket gave them, unless the server encoded the body anyway (identity was
+    asked for) or it is read already: httpx's decoding and re-chunking cost per chunk
+    about as much as receiving it."""
+    encoded = response.headers.get("content-encoding", "identity").strip().lower()
+    raw = encoded in ("", "identity") and not response.is_stream_consumed
+    chunks = response.iter_raw() if raw else response.iter_bytes()
     head: list[bytes] | None = [] if sniff else None
-    for received in response.iter_bytes():
+    for received in chunks:
         data = received
         if head is not None:
             head.append(received)
             if sum(map(len, head)) < SNIFF_BYTES:
                 continue
             data, head = _sniffed(f, b"".join(head)), None
-        dropped = min(skip, len(data))
-        skip -= dropped
-        yield data[dropped:] if dropped else data
+        if skip:
+            dropped = min(skip, len(data))
+            skip -= dropped
+            data = data[dropped:]
+        if data:
+            yield data
+        if head is None and not skip:
+            yield from chunks  # the rest as it comes: one frame less per chunk
+            return
     if head is not None:  # a body shorter than SNIFF_BYTES
         data = _sniffed(f, b"".join(head))
         yield data[min(skip, len(data)) :]
@@ -296,12 +320,14 @@ def _receive(
 
 
 class _Sink:
-    """Gathers received bytes into ``chunk_size`` pieces and writes and hashes them on a
-    thread of its own, so the next piece is received meanwhile: writing and hashing
-    release the GIL and together cost as much as receiving (``bench/bench_archive.py``).
-    At most ``depth`` pieces wait, so memory stays bounded; the upload's first error is
-    raised in the receiving thread, and so is progress (a lock it extends is that
-    thread's), counted in bytes storage took."""
+    """Gathers received bytes into ``chunk_size`` pieces, hashes them on one thread and
+    writes them on another, so the next piece is received meanwhile: hashing and writing
+    release the GIL, and each costs about as much as receiving (``bench/bench_archive.py``),
+    so neither may wait for the other. At most ``depth`` pieces wait at each step, so
+    memory stays bounded (one each: behind a slow bucket every step is full, and the S3
+    worker must stay under 100 MB); the upload's first error is raised in the receiving
+    thread, and so is progress (a lock it extends is that thread's), counted in bytes
+    storage took."""
 
     def __init__(
         self,
@@ -312,7 +338,7 @@ class _Sink:
         expected: int,
         chunk_size: int,
         progress: Callable[[int], None] | None,
-        depth: int = 3,
+        depth: int = 1,
     ) -> None:
         self._upload = upload
         self._digest = digest
@@ -326,14 +352,20 @@ class _Sink:
         #: for good, and an S3 upload holds up to one part before it sends it.
         self.written = upload.offset
         self._done = self._reported = upload.offset  # written by the thread / reported
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        #: Received pieces, ``chunk_size`` together, to be hashed; then to be written.
+        self._received: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
+        self._hashed: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._cancelled = False
         self._closed = False
         #: The body ran past the file's ``file_size``.
         self.too_long = False
-        self._thread = threading.Thread(target=self._run, name="zoomq-archive-sink", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._hash, name="zoomq-archive-hash", daemon=True),
+            threading.Thread(target=self._write, name="zoomq-archive-write", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def add(self, data: bytes) -> None:
         if data:
@@ -358,8 +390,9 @@ class _Sink:
             try:
                 self._flush()
             finally:
-                self._chunks.put(None)
-                self._thread.join()
+                self._received.put(None)
+                for thread in self._threads:
+                    thread.join()
         self._raise()
         self._report()
 
@@ -370,9 +403,9 @@ class _Sink:
             self.too_long = True
             raise ArchiveError(f"file {self._file_id}: longer than its file_size {self._expected}")
         self._raise()
-        self._chunks.put(b"".join(self._pending))
+        self._received.put(self._pending)
         self.written += self._pending_size
-        self._pending.clear()
+        self._pending = []
         self._pending_size = 0
         self._report()
 
@@ -382,14 +415,28 @@ class _Sink:
             self._progress(done - self._reported)  # 0 too: the callback's heartbeat
         self._reported = done
 
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if self._error is not None or self._cancelled:
-                continue  # drain: the receiver sees the error at its next flush or close
+    def _stopped(self) -> bool:
+        return self._error is not None or self._cancelled
+
+    def _hash(self) -> None:
+        try:
+            while (pieces := self._received.get()) is not None:
+                if self._stopped():
+                    continue  # drain: the receiver sees the error at its next flush or close
+                for piece in pieces:  # as received, not joined: a copy saved
+                    self._digest.update(piece)
+                self._hashed.put(pieces)
+        finally:
+            self._hashed.put(None)
+
+    def _write(self) -> None:
+        while (pieces := self._hashed.get()) is not None:
+            if self._stopped():
+                continue
             try:
-                self._upload.write(chunk)
-                self._digest.update(chunk)
-                self._done += len(chunk)
+                for piece in pieces:
+                    self._upload.write(piece)
+                    self._done += len(piece)
             except BaseException as exc:  # re-raised in the receiving thread
                 self._error = exc
 

@@ -9,6 +9,7 @@ to a temporary file and renamed the same way.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -28,7 +29,7 @@ from zoomq.archive.storage import (
 )
 from zoomq.errors import IncompleteDownload, StorageError
 
-__all__ = ["DIGEST_SUFFIX", "PART_SUFFIX", "LocalStorage", "LocalUpload", "Opener"]
+__all__ = ["DIGEST_SUFFIX", "PART_SUFFIX", "WRITE_BEHIND", "LocalStorage", "LocalUpload", "Opener"]
 
 #: The partial file of a key: ``<key>.part``.
 PART_SUFFIX = ".part"
@@ -37,6 +38,12 @@ PART_SUFFIX = ".part"
 DIGEST_SUFFIX = ".sha256"
 
 _READ = 1 << 20
+
+#: Bytes appended between two hints that the kernel write the partial file out now
+#: (``POSIX_FADV_DONTNEED``: start writeback, drop pages already on disk): the fsync
+#: at commit then waits for the last few MiB instead of the whole file, and archiving
+#: many GiB does not fill the page cache with files nobody reads back.
+WRITE_BEHIND = 8 << 20
 
 
 def _storage_error(exc: OSError, path: Path, doing: str) -> StorageError:
@@ -52,6 +59,15 @@ def _storage_error(exc: OSError, path: Path, doing: str) -> StorageError:
     else:
         why = exc.strerror or type(exc).__name__
     return StorageError(f"cannot {doing} {path}: {why}", where=str(path))
+
+
+def _write_behind(file: BinaryIO, start: int, end: int) -> None:
+    """Ask the kernel to write ``[start, end)`` of ``file`` out and forget what is written."""
+    advise = getattr(os, "posix_fadvise", None)  # not on macOS
+    if advise is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # a hint: commit's fsync still counts
+        advise(file.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -89,6 +105,9 @@ class LocalUpload:
             self.offset = self.part.stat().st_size if self.part.exists() else 0
         except OSError as exc:
             raise _storage_error(exc, self.part, "write") from exc
+        # Where the last two write-behind hints began: each covers the window before too,
+        # whose pages are on disk by then and can be dropped.
+        self._hinted = self._behind = self.offset
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk``; ``offset`` counts only what the file took."""
@@ -99,6 +118,9 @@ class LocalUpload:
                     written = file.write(view) or 0
                     self.offset += written
                     view = view[written:]
+                if self.offset - self._hinted >= WRITE_BEHIND:
+                    _write_behind(file, self._behind, self.offset)
+                    self._behind, self._hinted = self._hinted, self.offset
         except OSError as exc:
             raise _storage_error(exc, self.part, "write") from exc
 
