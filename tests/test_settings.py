@@ -270,3 +270,31 @@ def test_a_blank_s3_endpoint_means_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     archive = Settings(_env_file=None).archive
     assert archive.s3_endpoint_url is None
     assert archive.s3_region is None
+
+
+def test_a_bad_redis_url_is_named_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message names REDIS_URL and shows its scheme problem, never the password."""
+    monkeypatch.setenv("REDIS_URL", "http://:SuperS3cretPW@redis:6379/0")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert "SuperS3cretPW" not in str(caught.value)
+    assert "http://:[redacted]@redis:6379/0" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:changeme@redis:6379/0", "redis://default:CHANGEME@redis:6379/0"]
+)
+def test_a_placeholder_redis_password_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """A demo Secret's `changeme` in REDIS_URL stops the process instead of running on it."""
+    monkeypatch.setenv("REDIS_URL", url)
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(_env_file=None)
+
+
+def test_any_placeholder_among_rotating_webhook_secrets_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each comma-separated webhook secret is checked, not only the whole string."""
+    monkeypatch.setenv("ZOOM_WEBHOOK_SECRET_TOKEN", "a-real-token,changeme")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(_env_file=None)

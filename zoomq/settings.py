@@ -37,6 +37,7 @@ from pydantic_settings import (
 )
 
 from zoomq.errors import ConfigurationError
+from zoomq.logs import scrub_text
 from zoomq.webhooks.envelope import DEFAULT_MAX_DEPTH
 from zoomq.webhooks.verify import DEFAULT_TOLERANCE
 
@@ -97,8 +98,15 @@ class ConnectionType(StrEnum):
     OAUTH = "oauth"  # authorization_code grant with rotating refresh tokens
 
 
-def _reject_placeholder(value: SecretStr | None, field: str) -> SecretStr | None:
-    if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+def _reject_placeholder(
+    value: SecretStr | None, field: str, *, several: bool = False
+) -> SecretStr | None:
+    """Refuse a placeholder; with ``several``, any of the comma-separated values."""
+    if value is None:
+        return value
+    raw = value.get_secret_value()
+    values = raw.split(",") if several else [raw]
+    if any(v.strip().lower() in _PLACEHOLDERS for v in values):
         raise ValueError(f"{field} is a placeholder value; set the real secret")
     return value
 
@@ -106,7 +114,7 @@ def _reject_placeholder(value: SecretStr | None, field: str) -> SecretStr | None
 class Connection(BaseModel):
     """One Zoom app/account zoomq talks to (several may sit side by side)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     type: ConnectionType = ConnectionType.SERVER_TO_SERVER
@@ -160,7 +168,7 @@ def _env_of(field: FieldInfo) -> str:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class HttpSettings(_Section):
@@ -356,7 +364,7 @@ MIN_API_KEY_LENGTH = 32
 class ApiKey(BaseModel):
     """One caller of the bulk jobs API: a tenant's name, its secret, the connections it may use."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     key: SecretStr
@@ -511,8 +519,14 @@ class _FlatDotEnv(DotEnvSettingsSource):
 class Settings(BaseSettings):
     """All of zoomq's configuration, from the environment (and an optional .env file)."""
 
+    # Inputs are secrets as often as not (a password in REDIS_URL, a client secret): a
+    # validation error names the setting and the reason, never the value.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
     )
 
     zoom_account_id: str | None = None
@@ -578,11 +592,18 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, v: str) -> str:
-        scheme = urlsplit(v).scheme
-        if scheme not in _REDIS_SCHEMES:
+        parts = urlsplit(v)
+        if parts.scheme not in _REDIS_SCHEMES:
+            # The URL may carry Redis's password: the message shows it redacted.
             raise ValueError(
-                f"must be a redis://, rediss://, unix:// or sentinel:// URL, not {v!r}"
+                f"must be a redis://, rediss://, unix:// or sentinel:// URL, not {scrub_text(v)!r}"
             )
+        try:
+            password = parts.password
+        except ValueError:
+            password = None
+        if password is not None and password.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("its password is a placeholder value; set Redis's real password")
         return v
 
     @model_validator(mode="after")
@@ -605,7 +626,8 @@ class Settings(BaseSettings):
     @field_validator("zoom_client_secret", "zoom_webhook_secret_token")
     @classmethod
     def _no_placeholders(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
-        return _reject_placeholder(v, info.field_name.upper())
+        several = info.field_name == "zoom_webhook_secret_token"
+        return _reject_placeholder(v, info.field_name.upper(), several=several)
 
     def webhook_secret_tokens(self) -> list[SecretStr]:
         """``ZOOM_WEBHOOK_SECRET_TOKEN``'s values, in order (empty when unset)."""

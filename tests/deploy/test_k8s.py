@@ -206,7 +206,7 @@ def test_the_example_secrets_fail_closed(monkeypatch: pytest.MonkeyPatch, tmp_pa
         for key, value in secret["stringData"].items():
             assert "changeme" in value or value.startswith("your-") or value == "[]", key
     monkeypatch.chdir(tmp_path)
-    for name, container in _zoomq_containers():
+    for _name, container in _zoomq_containers():
         for variable in env_vars():
             monkeypatch.delenv(variable, raising=False)
         for key, value in _environment(container).items():
@@ -215,8 +215,9 @@ def test_the_example_secrets_fail_closed(monkeypatch: pytest.MonkeyPatch, tmp_pa
             Settings()
         monkeypatch.setenv("ZOOM_CLIENT_SECRET", "a-real-client-secret-for-the-test")
         monkeypatch.setenv("ZOOM_WEBHOOK_SECRET_TOKEN", "a-real-webhook-secret-for-the-test")
-        settings = Settings()
-        assert settings.redis_url == "redis://:changeme@redis:6379/0", name
+        # ... and the demo Redis password inside REDIS_URL is refused too.
+        with pytest.raises(ValidationError, match="password is a placeholder"):
+            Settings()
 
 
 def test_the_receiver_probes_ports_and_scaling() -> None:
