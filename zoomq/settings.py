@@ -13,7 +13,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_CONNECTION",
     "DEFAULT_CONNECTIONS_FILE",
     "DEFAULT_KEY_PREFIX",
+    "SENTINEL_PORT",
     "ArchiveSettings",
     "Connection",
     "ConnectionType",
@@ -52,6 +53,7 @@ __all__ = [
     "Settings",
     "env_name",
     "env_vars",
+    "sentinel_items",
 ]
 
 #: The connection built from ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``.
@@ -71,6 +73,29 @@ DEFAULT_KEY_PREFIX = "zoomq"
 DEFAULT_CONNECTIONS_FILE = Path("zoomq-connections.json")
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel")
+
+#: A Sentinel's port when REDIS_URL gives none.
+SENTINEL_PORT = 26379
+
+
+def sentinel_items(url: str) -> list[tuple[SplitResult, int]]:
+    """Each ``sentinel://`` item of ``url`` (joined by ``;``) with its port; ValueError
+    naming what is wrong."""
+    found: list[tuple[SplitResult, int]] = []
+    for item in filter(None, (part.strip() for part in url.split(";"))):
+        parts = urlsplit(item)
+        if parts.scheme != "sentinel" or not parts.hostname:
+            raise ValueError(f"every ';'-separated item must be sentinel://host:port, not {item!r}")
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            raise ValueError(f"bad port in {item!r}") from None
+        found.append((parts, port))
+    db = found[0][0].path.strip("/") if found else ""
+    if db and not db.isdigit():
+        raise ValueError(f"the database must be a number, not {db!r}")
+    return found
+
 
 #: Where an archived file goes under the destination (``ZOOMQ_ARCHIVE_LAYOUT``).
 DEFAULT_ARCHIVE_LAYOUT = "{account}/{yyyy}-{mm}/{meeting_uuid}/{file_id}.{ext}"
@@ -451,6 +476,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must be a redis://, rediss://, unix:// or sentinel:// URL, not {v!r}"
             )
+        if scheme == "sentinel":
+            sentinel_items(v)
         return v
 
     @model_validator(mode="after")
