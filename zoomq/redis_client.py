@@ -14,27 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from zoomq.errors import ConfigurationError
-from zoomq.settings import Settings
+from zoomq.settings import Settings, sentinel_items
 
 __all__ = [
-    "SENTINEL_PORT",
     "SentinelTarget",
     "async_redis_client",
     "celery_broker",
     "redis_client",
     "sentinel_target",
+    "unreachable",
 ]
-
-#: A Sentinel's port when the URL gives none.
-SENTINEL_PORT = 26379
 
 
 @dataclass(frozen=True)
@@ -68,31 +65,28 @@ def sentinel_target(settings: Settings) -> SentinelTarget | None:
     master = settings.zoomq_redis_sentinel_master
     if not master:
         raise ConfigurationError("REDIS_URL names Sentinels: set ZOOMQ_REDIS_SENTINEL_MASTER")
-    sentinels: list[tuple[str, int]] = []
-    first = None
-    for item in filter(None, (part.strip() for part in url.split(";"))):
-        parts = urlsplit(item)
-        if parts.scheme != "sentinel" or not parts.hostname:
-            raise ConfigurationError(
-                f"REDIS_URL: every ';'-separated item must be sentinel://host:port, not {item!r}"
-            )
-        try:
-            port = parts.port or SENTINEL_PORT
-        except ValueError as exc:
-            raise ConfigurationError(f"REDIS_URL: bad port in {item!r}") from exc
-        sentinels.append((parts.hostname, port))
-        first = first or parts
-    assert first is not None  # the URL starts with sentinel://
-    path = first.path.strip("/")
-    if path and not path.isdigit():
-        raise ConfigurationError(f"REDIS_URL: the database must be a number, not {path!r}")
+    try:
+        items = sentinel_items(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"REDIS_URL: {exc}") from exc
+    first = items[0][0]
     return SentinelTarget(
-        sentinels=tuple(sentinels),
+        sentinels=tuple((str(parts.hostname), port) for parts, port in items),
         master=master,
-        db=int(path or 0),
+        db=int(first.path.strip("/") or 0),
         username=unquote(first.username) if first.username else None,
         password=unquote(first.password) if first.password else None,
     )
+
+
+def unreachable(settings: Settings, exc: BaseException) -> str:
+    """What to tell an operator about a Redis error (redis-py's "no master" text carries
+    the repr of every Sentinel client)."""
+    target = sentinel_target(settings)
+    if target is not None and isinstance(exc, MasterNotFoundError):
+        asked = ", ".join(f"{host}:{port}" for host, port in target.sentinels)
+        return f"no Sentinel ({asked}) names a master {target.master!r}"
+    return str(exc)
 
 
 class _SentinelRedis(redis.Redis):

@@ -16,7 +16,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_CONNECTIONS_FILE",
     "DEFAULT_KEY_PREFIX",
     "MIN_API_KEY_LENGTH",
+    "SENTINEL_PORT",
     "ApiKey",
     "ArchiveSettings",
     "Connection",
@@ -59,6 +60,7 @@ __all__ = [
     "Settings",
     "env_name",
     "env_vars",
+    "sentinel_items",
 ]
 
 #: The connection built from ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``.
@@ -78,6 +80,29 @@ DEFAULT_KEY_PREFIX = "zoomq"
 DEFAULT_CONNECTIONS_FILE = Path("zoomq-connections.json")
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel")
+
+#: A Sentinel's port when REDIS_URL gives none.
+SENTINEL_PORT = 26379
+
+
+def sentinel_items(url: str) -> list[tuple[SplitResult, int]]:
+    """Each ``sentinel://`` item of ``url`` (joined by ``;``) with its port; ValueError
+    naming what is wrong."""
+    found: list[tuple[SplitResult, int]] = []
+    for item in filter(None, (part.strip() for part in url.split(";"))):
+        parts = urlsplit(item)
+        if parts.scheme != "sentinel" or not parts.hostname:
+            raise ValueError(f"every ';'-separated item must be sentinel://host:port, not {item!r}")
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            raise ValueError(f"bad port in {item!r}") from None
+        found.append((parts, port))
+    db = found[0][0].path.strip("/") if found else ""
+    if db and not db.isdigit():
+        raise ValueError(f"the database must be a number, not {db!r}")
+    return found
+
 
 #: Where an archived file goes under the destination (``ZOOMQ_ARCHIVE_LAYOUT``).
 DEFAULT_ARCHIVE_LAYOUT = "{account}/{yyyy}-{mm}/{meeting_uuid}/{file_id}.{ext}"
@@ -604,6 +629,8 @@ class Settings(BaseSettings):
             password = None
         if password is not None and password.strip().lower() in _PLACEHOLDERS:
             raise ValueError("its password is a placeholder value; set Redis's real password")
+        if parts.scheme == "sentinel":
+            sentinel_items(v)
         return v
 
     @model_validator(mode="after")

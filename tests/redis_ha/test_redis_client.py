@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 import redis.asyncio as aredis
 from pydantic import ValidationError
 from redis.sentinel import SentinelConnectionPool
@@ -18,6 +19,7 @@ from zoomq.redis_client import (
     celery_broker,
     redis_client,
     sentinel_target,
+    unreachable,
 )
 from zoomq.runtime import BatchEnqueuer
 from zoomq.settings import Settings
@@ -65,8 +67,24 @@ def test_a_sentinel_url_without_a_master_name_is_refused_naming_the_variable() -
     ],
 )
 def test_a_malformed_sentinel_url_names_what_is_wrong(url: str, named: str) -> None:
-    with pytest.raises(ConfigurationError, match=named):
-        sentinel_target(settings(url))
+    """Refused as the settings are read (the CLI's exit 2 naming REDIS_URL), not when used."""
+    with pytest.raises(ValidationError, match=named) as caught:
+        settings(url)
+    assert caught.value.errors()[0]["loc"] == ("redis_url",)
+
+
+def test_an_unreachable_sentinel_set_is_said_in_a_sentence() -> None:
+    """redis-py's "no master" text (a repr of every Sentinel client) becomes one line."""
+    conf = settings("sentinel://127.0.0.1:1;sentinel://127.0.0.1:2", master="m")
+    client = redis_client(conf, socket_connect_timeout=0.2)
+    with pytest.raises(redis.RedisError) as caught:
+        client.ping()
+    client.close()
+    assert unreachable(conf, caught.value) == (
+        "no Sentinel (127.0.0.1:1, 127.0.0.1:2) names a master 'm'"
+    )
+    with pytest.raises(ConfigurationError, match="ZOOMQ_REDIS_SENTINEL_MASTER"):
+        sentinel_target(Settings.model_construct(redis_url="sentinel://h:1"))
 
 
 def test_clients_ask_the_sentinels_for_the_master(sentinel_group: SentinelGroup) -> None:

@@ -19,7 +19,7 @@ from zoomq.cli.devstate import STATE_FILE, read_live_state
 from zoomq.client.http import ZoomClient
 from zoomq.errors import ConfigurationError, InvalidInput, ZoomError
 from zoomq.logs import configure_logging
-from zoomq.redis_client import redis_client
+from zoomq.redis_client import redis_client, unreachable
 from zoomq.settings import Settings, env_name
 
 __all__ = [
@@ -197,7 +197,9 @@ def open_redis(settings: Settings, *, required: bool) -> redis.Redis | None:
     except redis.RedisError as exc:
         client.close()
         if required:
-            raise ConfigurationError(f"Redis at REDIS_URL is unreachable: {exc}") from exc
+            raise ConfigurationError(
+                f"Redis at REDIS_URL is unreachable: {unreachable(settings, exc)}"
+            ) from exc
         click.echo(
             "note: Redis unreachable; using a process-local token cache and rate limiter",
             err=True,

@@ -21,7 +21,7 @@ import redis
 
 from zoomq.cli.context import fail, load_settings, pass_settings
 from zoomq.errors import ConfigurationError
-from zoomq.redis_client import redis_client
+from zoomq.redis_client import redis_client, unreachable
 from zoomq.runtime.dlq import DeadLetter, DeadLetterStore
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.message import TaskMessage
@@ -125,7 +125,7 @@ def _store(settings: Settings) -> Iterator[DeadLetterStore]:
         client.ping()
     except redis.RedisError as exc:
         client.close()
-        fail(f"Redis at REDIS_URL is unreachable: {exc}", 2)
+        fail(f"Redis at REDIS_URL is unreachable: {unreachable(settings, exc)}", 2)
     try:
         yield DeadLetterStore(client, keys=Keys(settings.zoomq_key_prefix))
     finally:
