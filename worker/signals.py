@@ -38,6 +38,7 @@ from worker.metrics import MetricsServer, RedisCollector, clear_multiprocess_dir
 from worker.scheduler import ParkingScheduler, SyncScheduler
 from zoomq.errors import ConfigurationError
 from zoomq.metrics import task_finished, task_retried
+from zoomq.redis_client import redis_client
 from zoomq.runtime.ledger import BrokerKeys
 from zoomq.runtime.names import DOWNLOADS_QUEUE
 
@@ -97,7 +98,12 @@ def _serve_metrics(app: Celery, runtime: Runtime) -> None:
     consumer = getattr(getattr(app, "amqp", None), "queues", None)
     queues = set(consumer.consume_from) if consumer and consumer.consume_from else set()
     names = queues or {q.name for q in app.conf.task_queues or ()}
-    collector = RedisCollector(runtime.redis, runtime.keys, broker_keys(app), names)
+    # Its own client with short timeouts: a blackholed Redis must give `zoomq_redis_up 0`
+    # within Prometheus's scrape timeout (10 s), not after the tasks' 30 s socket timeout.
+    scrape_redis = redis_client(
+        runtime.settings, socket_connect_timeout=SCRAPE_TIMEOUT, socket_timeout=SCRAPE_TIMEOUT
+    )
+    collector = RedisCollector(scrape_redis, runtime.keys, broker_keys(app), names)
     server = MetricsServer(
         config.metrics_port,
         config.metrics_host,
@@ -205,6 +211,9 @@ def _metric_started(task_id: str | None = None, **_: Any) -> None:
 
 
 #: A successful run's ``status`` (``ZoomqTask``'s summaries) -> its outcome; else ``done``.
+#: Seconds a scrape waits for Redis before reporting it down.
+SCRAPE_TIMEOUT = 2.0
+
 _STATUS_OUTCOMES = {"parked": "parked", "dead_lettered": "dead"}
 
 

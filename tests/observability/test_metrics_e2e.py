@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,7 @@ class Stack:
     worker_metrics: str
     receiver_url: str
     settings: Settings
+    redis: RedisServer
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 f"http://127.0.0.1:{port}/metrics",
                 url,
                 Settings(_env_file=None, redis_url=server.url),
+                server,
             )
         finally:
             stop_worker(receiver)
@@ -246,3 +250,24 @@ def test_prefork_metrics_without_a_multiprocess_dir_exit_2(tmp_path: Path) -> No
     )
     assert result.exit_code == 2, result.output
     assert "PROMETHEUS_MULTIPROC_DIR" in result.output
+
+
+def test_a_frozen_redis_is_reported_down_within_a_scrape_timeout(stack: Stack) -> None:
+    """With Redis stopped (not refusing: silent, like a partition), the worker's page still
+    answers well within Prometheus's 10 s scrape timeout, saying zoomq_redis_up 0."""
+    assert stack.redis.process is not None
+    assert sample(httpx.get(stack.worker_metrics, timeout=10).text, "zoomq_redis_up") == 1
+    stack.redis.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        page = httpx.get(stack.worker_metrics, timeout=15).text
+        took = time.monotonic() - started
+    finally:
+        stack.redis.process.send_signal(signal.SIGCONT)
+    assert took < 8, took
+    assert sample(page, "zoomq_redis_up") == 0
+    wait_for(
+        lambda: sample(httpx.get(stack.worker_metrics, timeout=10).text, "zoomq_redis_up") == 1,
+        20,
+        "Redis back up on the page",
+    )
