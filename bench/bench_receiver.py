@@ -133,12 +133,12 @@ end
 
 async def _call_via_redis_py(self: Any, batch: list[Any]) -> list[Any]:
     """``BatchEnqueuer._call`` as plain redis-py would write it (the ``--enqueue-ab`` B side)."""
-    from zoomq.runtime.enqueue import _LEDGER_KEYS, ENQUEUE_SCRIPT
+    from zoomq.runtime.enqueue import ENQUEUE_SCRIPT
 
     script = getattr(self, "_bench_script", None)
     if script is None:
         script = self._bench_script = self._redis.register_script(ENQUEUE_SCRIPT)
-    keys: list[bytes] = list(_LEDGER_KEYS)
+    keys: list[bytes] = list(self._ledger_keys)
     argv: list[bytes] = [repr(time.time()).encode("ascii")]
     for dedup, queue, ttl, message, _, _, tid in batch:
         keys += (dedup, queue)
