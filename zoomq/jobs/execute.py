@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -268,26 +268,35 @@ class ChunkExecutor:
         *,
         owner: str,
     ) -> None:
-        pending: set[Future[Outcome | Later]] = set()
+        # ``concurrency`` loops take the items in turn, the calling thread one of them: no
+        # hand-off per item (a future and a wake-up each cost more than a slot does).
+        todo = iter(list(inputs.items()))
+        lock = threading.Lock()
         stop = threading.Event()  # a rate limit: take no more items
-        for index, data in inputs.items():
-            if stop.is_set():
-                sink.later(Later(index, reason="rate_limited"))
-                continue
-            if watch():
-                sink.outcome(Outcome(index, ItemState.CANCELLED))
-                continue
-            while len(pending) >= self.jobs.concurrency:
-                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-                sink.take(done)
-            pending.add(
-                self.pool.submit(
-                    self.item, job_id, meta, index, data, attempts.get(index, 1), owner, watch, stop
-                )
-            )
-        while pending:
-            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-            sink.take(done)
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    found = next(todo, None)
+                if found is None:
+                    return
+                index, data = found
+                if stop.is_set():
+                    sink.later(Later(index, reason="rate_limited"))
+                    continue
+                attempt = attempts.get(index, 1)
+                result = self.item(job_id, meta, index, data, attempt, owner, watch, stop)
+                if isinstance(result, Later):
+                    sink.later(result)
+                else:
+                    sink.outcome(result)
+
+        helpers = [
+            self.pool.submit(loop) for _ in range(min(self.jobs.concurrency, len(inputs)) - 1)
+        ]
+        loop()
+        for helper in helpers:
+            helper.result()
 
     def item(
         self,
