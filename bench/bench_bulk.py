@@ -4,8 +4,9 @@ Run: ``.venv/bin/python bench/bench_bulk.py [--items 10000] [--accounts 10] [--o
 
 Everything is real processes on this machine: a redis-server, ``zoomq sandbox`` (its own
 process, Business plan, rate limits on), two Celery worker processes (``--pool threads
--c 4``, queues ``bulk,actions``, ``ZOOMQ_BULK_CONCURRENCY=8``). Jobs are submitted through ``zoomq.jobs.submit``. Each
-row is a ratio against a baseline measured in the same run:
+-c <--slots, 4>``, queues ``bulk,actions``, ``ZOOMQ_BULK_CONCURRENCY=<--threads, 8>``).
+Jobs are submitted through ``zoomq.jobs.submit``. Each row is a ratio against a baseline
+measured in the same run:
 
 - ``fanout``: accepting a job of ``--items`` items (validation, store, chunk messages) vs
   a loop of Celery ``send_task`` of as many messages;
@@ -51,6 +52,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: zoomq's budget for the sandbox's Light 80/s: 97.5 %, the margin that keeps timing jitter
 #: at a one-second window's edge from making an 81st request (measured: 0 429s).
 LIGHT_MARGIN = 0.975
+#: Task slots per worker process and items in flight per chunk (``--slots``, ``--threads``).
+TUNING = {"slots": 4, "threads": 8}
 
 
 @contextmanager
@@ -97,6 +100,7 @@ def registrant_emails(url: str, meeting: int) -> set[str]:
 
 @contextmanager
 def workers(tmp: Path, url: str, redis_url: str, light: float, n: int = 2) -> Iterator[None]:
+    """``n`` worker processes of ``--slots`` task slots, ``--threads`` items per chunk."""
     connections = [
         {"name": f"acct{a['number']}", "account_id": a["account_id"], "client_id": a["client_id"],
          "client_secret": a["client_secret"], "plan": "business",
@@ -115,7 +119,7 @@ def workers(tmp: Path, url: str, redis_url: str, light: float, n: int = 2) -> It
         ZOOMQ_ARCHIVE_ENABLED="false",
         # The sandbox answers in ~1 ms: 8 items in flight per chunk keep a budget busy;
         # more threads only contend for the GIL (measured: CPU per item up ~30 % at 16).
-        ZOOMQ_BULK_CONCURRENCY="8",
+        ZOOMQ_BULK_CONCURRENCY=str(TUNING["threads"]),
         PYTHONPATH=str(REPO),
     )
     procs = []
@@ -354,7 +358,10 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--per-account", type=int, default=2_000)
     parser.add_argument("--only", choices=["fanout", "budget", "accounts"])
+    parser.add_argument("--slots", type=int, default=TUNING["slots"])
+    parser.add_argument("--threads", type=int, default=TUNING["threads"])
     args = parser.parse_args()
+    TUNING.update(slots=args.slots, threads=args.threads)
     print(f"machine: {machine()}", file=sys.stderr)
     rows = ["| benchmark | baseline | zoomq | ratio |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as server:
