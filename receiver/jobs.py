@@ -339,6 +339,13 @@ class JobsAPI:
         finally:
             if spool is not None:
                 spool.close()
+        log.info(
+            "job_submitted" if created else "job_resubmitted",
+            job_id=view.job_id,
+            tenant=tenant.name,
+            action=view.action,
+            items=view.items,
+        )
         url = _job_url(view.job_id)
         body = Accepted(job_id=view.job_id, items=view.items, status_url=url)
         headers = {"Location": url}

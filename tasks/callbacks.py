@@ -44,7 +44,7 @@ def send_callback(runtime: Runtime, job_id: str) -> dict[str, Any]:
     if view is None:
         log.info("jobs.callback.no_job", job_id=job_id)
         return {"status": "gone", "job_id": job_id}
-    if view.status not in _FINISHED or not view.callback_url:
+    if view.status not in _FINISHED or view.finished_at is None or not view.callback_url:
         # Retried items made it run again: its next completion sends its own callback.
         return {"status": "skipped", "job_id": job_id, "job_status": str(view.status)}
     if config.callback_secret is None:

@@ -292,3 +292,23 @@ def test_cli_wait_reports_failures(stack: JobsStack, tmp_path: Path) -> None:
     assert (final["counts"]["succeeded"], final["counts"]["failed"]) == (1, 1)
     assert "━" not in run.stderr  # rich draws nothing when stderr is not a terminal
     assert KEY_A not in run.stdout + run.stderr
+
+
+def test_results_into_a_closed_pipe_end_quietly(stack: JobsStack) -> None:
+    """`zoomq jobs results ID | head -1`: exit 0 and no traceback when the reader leaves."""
+    with Client(stack.url, KEY_A) as jobs:
+        accepted = jobs.submit("getUser", ({"userId": f"u{i}"} for i in range(5000)))
+        jobs.cancel(accepted.job_id)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM")}
+    env["ZOOMQ_API_KEY"] = KEY_A
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "zoomq", "jobs", "results", accepted.job_id, "--url", stack.url],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert reader.stdout is not None
+    first = json.loads(reader.stdout.readline())
+    reader.stdout.close()
+    _, err = reader.communicate(timeout=30)
+    assert first["index"] == 0
+    assert reader.returncode == 0, err.decode()
+    assert b"Traceback" not in err

@@ -14,7 +14,9 @@ import pytest
 import redis
 
 from receiver import create_app
-from tests.receiver.conftest import AppClient, make_settings
+from tests.receiver.conftest import AppClient, ServerThread, make_settings
+from zoomq.errors import InvalidInput
+from zoomq.jobs.client import Client
 from zoomq.settings import JobsSettings
 
 KEY_A = "tenant-a-key-" + "a" * 32
@@ -374,3 +376,13 @@ def test_openapi_document_lists_every_route(api: AppClient) -> None:
     schemas = doc["components"]["schemas"]
     for name in ("JobRequest", "JobBody", "ItemResult", "ItemErrorReport", "ErrorBody"):
         assert name in schemas
+
+
+def test_the_client_streaming_too_many_items_gets_the_413(redis_url: str, tmp_path: Path) -> None:
+    """Over real HTTP (uvicorn): an NDJSON stream past the limit is answered 413 while the
+    client is still sending, and the client raises InvalidInput, not a transport error."""
+    settings = make_settings(redis_url, tmp_path, jobs=jobs_settings())
+    with ServerThread(create_app(settings)) as server, Client(server.url, KEY_A) as jobs:
+        with pytest.raises(InvalidInput, match="too_many_items"):
+            jobs.submit("getUser", ({"userId": f"u{i}"} for i in range(MAX_ITEMS * 3)))
+        assert jobs.list_jobs().jobs == []

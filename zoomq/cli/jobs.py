@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -322,9 +323,15 @@ def _results_command(
     """Every item's result as NDJSON, in index order: `zoomq jobs results ID > out.ndjson`."""
     with _api_errors(), _open(url, api_key_file, api_key_env) as client:
         out = sys.stdout.buffer
-        for item in client.iter_results(job_id):
-            out.write(orjson.dumps(item.model_dump(mode="json")) + b"\n")
-        out.flush()
+        try:
+            for item in client.iter_results(job_id):
+                out.write(orjson.dumps(item.model_dump(mode="json")) + b"\n")
+            out.flush()
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            # Point stdout at nothing, so the interpreter's final flush fails silently too.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
 
 
 @jobs_group.command("cancel")
