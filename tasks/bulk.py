@@ -162,8 +162,15 @@ def register(app: Celery) -> ZoomqTask:
     """Register ``zoomq.jobs.run_chunk`` on ``app``."""
 
     def chunk(
-        self: ZoomqTask, job_id: str, indexes: list[int], turn: str | None = None
+        self: ZoomqTask,
+        job_id: str,
+        indexes: list[int],
+        turn: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        # ``meta`` carries the queue's retry budgets (ZoomqTask reads it); a retry is sent
+        # with it, so the task must take it or every retry fails Celery's argument check.
+        del meta
         return run_chunk(self, job_id, indexes, turn)
 
     chunk.__name__ = chunk.__qualname__ = "run_chunk"

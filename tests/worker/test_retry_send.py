@@ -96,3 +96,25 @@ def test_a_dead_letter_keeps_keyword_arguments_by_name_so_they_are_redacted() ->
         last_at=0.0,
     )
     assert secret not in repr(entry.redacted())
+
+
+def test_every_task_takes_the_meta_its_retries_are_sent_with(redis_url: str) -> None:
+    """A retry or a park re-sends the task with ``meta`` (its budgets): a task that cannot
+    take it fails Celery's argument check, and the message loops without backoff."""
+    import inspect
+
+    app = create_celery(Settings(_env_file=None, redis_url=redis_url))
+    try:
+        tasks = {name: t for name, t in app.tasks.items() if name.startswith("zoomq.")}
+        assert "zoomq.jobs.run_chunk" in tasks
+        assert "zoomq.jobs.callback" in tasks
+        refused = []
+        for name, task in sorted(tasks.items()):
+            _, kwargs = task._with_meta((), {}, {"retries": {"transient": 1}})
+            try:
+                inspect.signature(task.run).bind_partial(**kwargs)
+            except TypeError:
+                refused.append(name)
+    finally:
+        app.close()
+    assert refused == []
