@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -247,3 +250,49 @@ def test_the_task_skips_an_unfinished_or_gone_job(redis_url: str) -> None:
         finally:
             runtime.close()
     assert trap.seen == []
+
+
+def _drip_server(head: bytes, drip: bytes) -> tuple[socket.socket, threading.Event]:
+    """A listener that answers ``head`` at once, then ``drip`` one byte every 0.2 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(head)
+            for byte in drip:
+                if stop.wait(0.2):
+                    return
+                conn.sendall(bytes([byte]))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, stop
+
+
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 1000),  # the body
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"y" * 1000),  # the headers
+    ],
+    ids=["body", "headers"],
+)
+def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_deadline(
+    head: bytes, drip: bytes
+) -> None:
+    """The timeout bounds the whole attempt, not each read: the worker's thread is back in
+    about the timeout, and the attempt is a TransportError the queue retries."""
+    server, stop = _drip_server(head, drip)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="within 1 s"):
+            deliver(view(url + "/cb"), CallbackHosts.parse([url]), SECRET, timeout=1.0)
+        assert time.monotonic() - started < 2.5
+    finally:
+        stop.set()
+        server.close()

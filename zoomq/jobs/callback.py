@@ -29,8 +29,10 @@ queue's retry table backs off (``ZOOMQ_RETRY_BACKOFF_BASE`` .. ``_CAP``, at most
 from __future__ import annotations
 
 import ipaddress
+import queue
 import socket
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,7 @@ from zoomq.jobs.models import JobView
 __all__ = [
     "CALLBACK_EVENT",
     "CALLBACK_TIMEOUT",
+    "MAX_REPLY_BYTES",
     "CallbackHosts",
     "CallbackRequest",
     "Resolver",
@@ -61,6 +64,8 @@ __all__ = [
 CALLBACK_EVENT = "job.completed"
 #: Seconds one attempt may take, connecting included.
 CALLBACK_TIMEOUT = 10.0
+#: Bytes of a callback's answer read before it is closed: only its status matters.
+MAX_REPLY_BYTES = 64 * 1024
 
 _FIELD = "callback_url"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -255,27 +260,70 @@ def deliver(
     clock: Clock | None = None,
     resolver: Resolver = system_resolver,
     transport: httpx.BaseTransport | None = None,
+    timeout: float = CALLBACK_TIMEOUT,
 ) -> dict[str, Any]:
-    """Send ``view``'s completion callback once; raises for the queue to retry or give up."""
+    """Send ``view``'s completion callback once; raises for the queue to retry or give up.
+
+    ``timeout`` bounds the whole exchange, not each read: an endpoint that drips its answer
+    a byte at a time must not hold a worker's thread (the threads pool enforces no time
+    limit). The POST runs on a daemon thread; past the deadline the attempt is a
+    ``TransportError`` and the thread is left to its per-read timeouts.
+    """
     request = build_request(view, hosts, secret, clock=clock or SystemClock(), resolver=resolver)
-    extensions: Mapping[str, Any] = {}
-    if request.connect_url.startswith("https:"):
-        extensions = {"sni_hostname": request.host}
-    with httpx.Client(
-        transport=transport, timeout=CALLBACK_TIMEOUT, follow_redirects=False, trust_env=False
-    ) as client:
-        try:
-            response = client.post(
-                request.connect_url,
-                content=request.body,
-                headers=request.headers,
-                extensions=dict(extensions),
-            )
-        except httpx.HTTPError as exc:
-            raise TransportError(f"callback to {request.host}: {type(exc).__name__}") from exc
-    status = response.status_code
+    answer: queue.Queue[tuple[int, None] | tuple[None, BaseException]] = queue.Queue(1)
+    worker = threading.Thread(
+        target=_post,
+        args=(request, transport, timeout, answer),
+        name="zoomq-callback",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        status, error = answer.get(timeout=timeout)
+    except queue.Empty:
+        raise TransportError(
+            f"callback to {request.host}: no complete answer within {timeout:g} s"
+        ) from None
+    if isinstance(error, httpx.HTTPError):
+        raise TransportError(f"callback to {request.host}: {type(error).__name__}") from error
+    if error is not None:
+        raise error
+    assert status is not None
     if 300 <= status < 400:
         raise _refuse(f"answered a redirect ({status}); redirects are not followed")
     if not 200 <= status < 300:
         raise TransportError(f"callback to {request.host} answered {status}")
     return {"http_status": status, "webhook_id": request.headers["webhook-id"]}
+
+
+def _post(
+    request: CallbackRequest,
+    transport: httpx.BaseTransport | None,
+    timeout: float,
+    answer: queue.Queue[tuple[int, None] | tuple[None, BaseException]],
+) -> None:
+    """One POST; its status, once at most ``MAX_REPLY_BYTES`` of the body are read."""
+    extensions: dict[str, Any] = {}
+    if request.connect_url.startswith("https:"):
+        extensions = {"sni_hostname": request.host}
+    try:
+        with (
+            httpx.Client(
+                transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
+            ) as client,
+            client.stream(
+                "POST",
+                request.connect_url,
+                content=request.body,
+                headers=request.headers,
+                extensions=extensions,
+            ) as response,
+        ):
+            read = 0
+            for chunk in response.iter_bytes():
+                read += len(chunk)
+                if read >= MAX_REPLY_BYTES:
+                    break  # the answer's body says nothing we use
+            answer.put((response.status_code, None))
+    except Exception as exc:  # handed to the waiting thread, which raises it
+        answer.put((None, exc))
