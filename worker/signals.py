@@ -101,7 +101,7 @@ def _serve_metrics(app: Celery, runtime: Runtime) -> None:
     # Its own client with short timeouts: a blackholed Redis must give `zoomq_redis_up 0`
     # within Prometheus's scrape timeout (10 s), not after the tasks' 30 s socket timeout.
     scrape_redis = redis_client(
-        runtime.settings, socket_connect_timeout=SCRAPE_TIMEOUT, socket_timeout=SCRAPE_TIMEOUT
+        runtime.settings, socket_connect_timeout=_SCRAPE_TIMEOUT, socket_timeout=_SCRAPE_TIMEOUT
     )
     collector = RedisCollector(scrape_redis, runtime.keys, broker_keys(app), names)
     server = MetricsServer(
@@ -212,7 +212,7 @@ def _metric_started(task_id: str | None = None, **_: Any) -> None:
 
 #: A successful run's ``status`` (``ZoomqTask``'s summaries) -> its outcome; else ``done``.
 #: Seconds a scrape waits for Redis before reporting it down.
-SCRAPE_TIMEOUT = 2.0
+_SCRAPE_TIMEOUT = 2.0
 
 _STATUS_OUTCOMES = {"parked": "parked", "dead_lettered": "dead"}
 
