@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,37 +29,34 @@ KUBERNETES_VERSION = "1.31.0"
 
 #: Variables zoomq's processes get that are not zoomq settings, and who reads them.
 NOT_SETTINGS = {
-    "PROMETHEUS_MULTIPROC_DIR": "prometheus_client: the multiprocess directory of worker metrics",
     "AWS_ACCESS_KEY_ID": "boto3: the S3 archive's credentials",
     "AWS_SECRET_ACCESS_KEY": "boto3: the S3 archive's credentials",
     "REDIS_PASSWORD": "Kubernetes only: expanded into REDIS_URL by the kubelet",
 }
 
-#: Settings of work landing beside this one (bulk jobs API, worker metrics): accepted
-#: by name until the settings model declares them, then checked like every other.
-ARRIVING = {
-    "ZOOMQ_API_KEYS": "the bulk jobs API keys (receiver /v1)",
-    "ZOOMQ_WORKER_METRICS_PORT": "the port of a worker's Prometheus metrics (0: off)",
-}
-
-#: Variables only the compose file interpolates, into other images' environments.
+#: Variables only the compose file interpolates, into other images' environments or
+#: into zoomq's (REDIS_PASSWORD: Redis's requirepass and REDIS_URL).
 COMPOSE_ONLY = {
     "FLOWER_BASIC_AUTH": "Flower's user:password (monitoring profile)",
     "GRAFANA_ADMIN_PASSWORD": "Grafana's admin password (monitoring profile)",
+    "REDIS_PASSWORD": "Redis's requirepass, and the password in every REDIS_URL",
+    "REDIS_MAXMEMORY": "Redis's maxmemory (below REDIS_MEMORY_LIMIT)",
+    "REDIS_MEMORY_LIMIT": "the Redis container's memory limit",
 }
 
 #: Images other than zoomq's, and the prefix of the variables each of them reads.
 THIRD_PARTY_ENV = {
     "minio/minio": ("MINIO_",),
     "minio/mc": ("MC_HOST_",),
-    "mher/flower": ("FLOWER_",),
+    "mher/flower": ("FLOWER_", "CELERY_"),
+    "redis": ("REDISCLI_",),
     "grafana/grafana": ("GF_",),
 }
 
 
 def known_to_zoomq(name: str) -> bool:
     """A variable a zoomq process reads: a setting, or a documented exception."""
-    return name in env_vars() or name in NOT_SETTINGS or name in ARRIVING
+    return name in env_vars() or name in NOT_SETTINGS
 
 
 def compose_binary() -> Path:
@@ -142,3 +140,74 @@ def rendered(path: Path = OVERLAY) -> tuple[dict[str, Any], ...]:
 
 def of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> Iterator[dict[str, Any]]:
     return (d for d in docs if d["kind"] == kind)
+
+
+#: Grace period of each worker type: the threads pool has no time limit, so this bounds
+#: the warm shutdown (downloads stream longest). Compose service -> Kubernetes Deployment.
+WORKER_GRACE = {"worker": 300, "worker-downloads": 1800, "worker-bulk": 600}
+WORKER_DEPLOYMENTS = {"worker": "worker-events", "worker-downloads": "worker-downloads",
+                      "worker-bulk": "worker-bulk"}  # fmt: skip
+
+_UNITS = {
+    "": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3,
+    "gb": 1024**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3,
+}  # fmt: skip
+
+
+def size_bytes(text: str | int) -> int:
+    """``768mb`` (Redis: mb = MiB), ``1Gi`` (Kubernetes), ``1g`` (compose) in bytes."""
+    import re
+
+    found = re.fullmatch(r"(\d+)\s*([a-zA-Z]*)", str(text).strip())
+    assert found, f"not a size: {text!r}"
+    unit = found[2].lower()
+    if unit == "g" or unit == "m" or unit == "k":
+        unit = unit + "b"  # compose's and Redis's single letters are binary too
+    return int(found[1]) * _UNITS[unit]
+
+
+def conf_directive(text: str, name: str) -> str:
+    """The value of a redis.conf directive."""
+    for line in text.splitlines():
+        words = line.split(None, 1)
+        if words and words[0] == name:
+            return words[1].strip() if len(words) > 1 else ""
+    raise AssertionError(f"no {name} directive")
+
+
+@contextmanager
+def redis_with_password(password: str, tmp: Path) -> Iterator[int]:
+    """A real redis-server with requirepass on a free port; yields the port."""
+    from zoomq.redis_server import find_redis_server, free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
+         "--save", "", "--requirepass", password],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_redis(port, password, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_for_redis(port: int, password: str, process: subprocess.Popen[bytes]) -> None:
+    import time
+
+    import redis
+
+    client = redis.Redis(port=port, password=password, socket_connect_timeout=0.2)
+    try:
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                assert process.poll() is None, "redis-server exited"
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not answer")
+    finally:
+        client.close()

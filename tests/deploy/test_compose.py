@@ -21,12 +21,16 @@ from tests.deploy.manifests import (
     ENV_EXAMPLE,
     NOT_SETTINGS,
     THIRD_PARTY_ENV,
+    WORKER_GRACE,
     compose_model,
+    conf_directive,
     env_example,
     known_to_zoomq,
     parse_zoomq,
     raw_compose,
+    redis_with_password,
     run_compose,
+    size_bytes,
 )
 from zoomq.runtime.names import QUEUES
 from zoomq.settings import Settings, env_vars
@@ -141,8 +145,9 @@ def test_every_variable_is_one_the_code_reads() -> None:
 def test_the_example_environment_gives_valid_settings_once_the_secret_is_set(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """With .env.example, each zoomq service's environment is refused for its placeholder
-    webhook secret (naming it) and accepted once a real one is set."""
+    """With .env.example, each zoomq service's environment is refused for its placeholders
+    (the webhook secret, named) and accepted once real ones are set; REDIS_URL carries
+    .env.example's REDIS_PASSWORD, Redis's requirepass."""
     monkeypatch.chdir(tmp_path)  # no .env of the working directory
     for name, service in _zoomq_services().items():
         if name == "sandbox":
@@ -154,10 +159,16 @@ def test_the_example_environment_gives_valid_settings_once_the_secret_is_set(
             monkeypatch.setenv(key, value)
         with pytest.raises(ValidationError, match="ZOOM_WEBHOOK_SECRET_TOKEN is a placeholder"):
             Settings()
+        password = env_example()["REDIS_PASSWORD"]
+        assert env["REDIS_URL"] == f"redis://:{password}@redis:6379/0", name
+        assert _services()["redis"]["environment"]["REDISCLI_AUTH"] == password
+        assert _services()["redis"]["command"][-2:] == ["--requirepass", password]
+        real = "redis://:a-real-redis-password-0123456789@redis:6379/0"
+        monkeypatch.setenv("REDIS_URL", real)
         monkeypatch.setenv("ZOOM_WEBHOOK_SECRET_TOKEN", "a-real-secret-for-this-test-0123456789")
         settings = Settings()
         assert settings.connection().account_id == env["ZOOM_ACCOUNT_ID"], name
-        assert settings.redis_url == "redis://redis:6379/0"
+        assert settings.redis_url == real
 
 
 def test_ports_match_the_commands() -> None:
@@ -249,17 +260,81 @@ def test_the_monitoring_provisioning_points_at_the_mounts() -> None:
 
 
 def test_restart_policies_and_stop_grace() -> None:
-    """Long-running services restart; the bucket job runs once; workers get the longest a
-    task may run (ZOOMQ_TASK_TIME_LIMIT) to finish it on stop."""
+    """Long-running services restart; the bucket job runs once. Workers run the threads
+    pool, where Celery enforces no task time limit: the grace period alone bounds the warm
+    shutdown, longest for downloads, and below the visibility timeout (after which a
+    killed worker's task is handed out again)."""
     for name, service in _services().items():
         expected = "no" if name == "minio-bucket" else "unless-stopped"
         assert service.get("restart") == expected, name
-    for name, (command, _) in _commands().items():
-        if command != "worker":
-            continue
+    workers = {n: p for n, (c, p) in _commands().items() if c == "worker"}
+    assert set(workers) == set(WORKER_GRACE)
+    for name, params in workers.items():
         service = _services()[name]
-        limit = int(service["environment"]["ZOOMQ_TASK_TIME_LIMIT"])
-        assert _seconds(service["stop_grace_period"]) >= limit + 30, name
+        assert params["pool"] == "threads", name
+        grace = _seconds(service["stop_grace_period"])
+        assert grace == WORKER_GRACE[name], name
+        assert grace < int(service["environment"]["ZOOMQ_VISIBILITY_TIMEOUT"]), name
+    assert max(WORKER_GRACE, key=WORKER_GRACE.__getitem__) == "worker-downloads"
+
+
+def test_redis_maxmemory_is_below_its_memory_limit() -> None:
+    """noeviction needs a finite maxmemory: compose passes one (REDIS_MAXMEMORY, by default
+    deploy/redis.conf's) at ~75 % of the container's memory limit."""
+    redis = _services()["redis"]
+    command = redis["command"]
+    maxmemory = size_bytes(command[command.index("--maxmemory") + 1])
+    limit = size_bytes(redis["mem_limit"])
+    assert 0 < maxmemory <= 0.8 * limit
+    conf = (REPO / "deploy/redis.conf").read_text()
+    assert size_bytes(conf_directive(conf, "maxmemory")) == maxmemory
+    assert env_example()["REDIS_MAXMEMORY"] == conf_directive(conf, "maxmemory")
+
+
+def test_only_loopback_ports_are_published() -> None:
+    """Every published port, the receiver's included (plain HTTP: the TLS proxy goes in
+    front), is bound to 127.0.0.1; Redis publishes none."""
+    for name, service in _services().items():
+        for port in service.get("ports", []):
+            assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port}"
+    assert "ports" not in _services()["redis"]
+
+
+def test_redis_is_reachable_only_from_the_backend_network() -> None:
+    """Redis is on the internal backend network alone, with the zoomq processes and Flower;
+    the sandbox, MinIO, Prometheus and Grafana are not on it."""
+    model = compose_model()
+    assert model["networks"]["backend"].get("internal") is True
+    services = _services()
+    on_backend = {n for n, s in services.items() if "backend" in (s.get("networks") or {})}
+    assert on_backend == {"redis", "receiver", "worker", "worker-downloads", "worker-bulk",
+                          "flower"}  # fmt: skip
+    assert set(services["redis"]["networks"]) == {"backend"}
+    flower = services["flower"]
+    assert (
+        flower["environment"]["CELERY_BROKER_URL"] == services["worker"]["environment"]["REDIS_URL"]
+    )
+    assert not any("redis://" in part for part in flower["command"])
+
+
+def _probe(command: str, port: int) -> str:
+    # The probe as written, aimed at the test's Redis instead of the default port.
+    return command.replace("redis-cli", f"redis-cli -p {port}")
+
+
+@pytest.mark.parametrize("auth", [True, False], ids=["password", "no-password"])
+def test_the_redis_healthcheck_needs_a_pong(tmp_path: Path, auth: bool) -> None:
+    """The health check, run by sh against a real redis-server with requirepass, passes
+    with the password (REDISCLI_AUTH) and fails on the NOAUTH error reply without it."""
+    redis = _services()["redis"]
+    kind, command = redis["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    password = "a-real-redis-password-0123456789"
+    with redis_with_password(password, tmp_path) as port:
+        env = {"PATH": "/usr/bin:/bin", **({"REDISCLI_AUTH": password} if auth else {})}
+        done = subprocess.run(["sh", "-c", _probe(command, port)], env=env, timeout=10,
+                              capture_output=True, check=False)  # fmt: skip
+    assert (done.returncode == 0) is auth
 
 
 def test_the_example_lists_exactly_what_compose_reads() -> None:
@@ -272,7 +347,7 @@ def test_the_example_lists_exactly_what_compose_reads() -> None:
     assert set(example) == referenced
     unknown = [n for n in example if not known_to_zoomq(n) and n not in COMPOSE_ONLY]
     assert unknown == []
-    set_by_compose = set(NOT_SETTINGS) - {"PROMETHEUS_MULTIPROC_DIR", "REDIS_PASSWORD"}
+    set_by_compose = set(NOT_SETTINGS) - {"REDIS_PASSWORD"}
     assert set(COMPOSE_ONLY) | set_by_compose <= set(example)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,13 @@ from tests.deploy.manifests import (
     K8S,
     KUBERNETES_VERSION,
     OVERLAY,
+    WORKER_DEPLOYMENTS,
+    WORKER_GRACE,
     known_to_zoomq,
     of_kind,
     parse_zoomq,
     rendered,
+    size_bytes,
 )
 from zoomq.runtime.ledger import BrokerKeys
 from zoomq.runtime.names import QUEUES
@@ -218,6 +223,10 @@ def test_the_example_secrets_fail_closed(monkeypatch: pytest.MonkeyPatch, tmp_pa
         # ... and the demo Redis password inside REDIS_URL is refused too.
         with pytest.raises(ValidationError, match="password is a placeholder"):
             Settings()
+        assert _environment(container)["REDIS_URL"] == "redis://:changeme@redis:6379/0", name
+        real = "redis://:a-real-redis-password-0123456789@redis:6379/0"
+        monkeypatch.setenv("REDIS_URL", real)
+        assert Settings().redis_url == real, name
 
 
 def test_the_receiver_probes_ports_and_scaling() -> None:
@@ -261,18 +270,54 @@ def test_the_ingress_routes_only_receiver_paths() -> None:
             assert not "/metrics".startswith(prefix)
 
 
-def test_workers_get_the_longest_task_to_finish() -> None:
-    """terminationGracePeriodSeconds is ZOOMQ_TASK_TIME_LIMIT + 30 on every worker, and the
-    limit is below the visibility timeout (the settings model agrees)."""
-    for name, deployment in _by_name("Deployment").items():
-        if not name.startswith("worker-"):
-            continue
-        env = _environment(_pod(deployment)["containers"][0])
+def test_each_worker_type_gets_its_grace_period() -> None:
+    """The workers run the threads pool, where Celery enforces no time limit: the grace
+    period bounds the warm shutdown, per worker type as in compose (downloads longest),
+    and stays below the visibility timeout (the settings model agrees with the limits)."""
+    deployments = _by_name("Deployment")
+    for service, name in WORKER_DEPLOYMENTS.items():
+        pod = _pod(deployments[name])
+        _, params = parse_zoomq(pod["containers"][0]["command"])
+        assert params["pool"] == "threads", name
+        env = _environment(pod["containers"][0])
         limits = QueueSettings(
             task_time_limit=int(env["ZOOMQ_TASK_TIME_LIMIT"]),
             visibility_timeout=int(env["ZOOMQ_VISIBILITY_TIMEOUT"]),
         )
-        assert _pod(deployment)["terminationGracePeriodSeconds"] == limits.task_time_limit + 30
+        assert pod["terminationGracePeriodSeconds"] == WORKER_GRACE[service], name
+        assert pod["terminationGracePeriodSeconds"] < limits.visibility_timeout, name
+
+
+def test_no_worker_is_scaled_to_zero() -> None:
+    """KEDA sees only the queue lists, not the messages being worked on (kombu's unacked):
+    every ScaledObject keeps at least one replica, so a running job or download is never
+    stopped for looking idle."""
+    for name, obj in _by_name("ScaledObject").items():
+        assert obj["spec"]["minReplicaCount"] >= 1, name
+
+
+def test_only_the_receiver_gets_the_api_keys() -> None:
+    """ZOOMQ_API_KEYS (read by the receiver's /v1 alone) is in a Secret no worker mounts;
+    the S3 credentials only reach the downloads worker."""
+    for name, container in _zoomq_containers():
+        env = _environment(container)
+        assert ("ZOOMQ_API_KEYS" in env) is (name == "receiver"), name
+        assert ("AWS_SECRET_ACCESS_KEY" in env) is (name == "worker-downloads"), name
+
+
+def test_the_ingress_takes_the_largest_body_the_receiver_accepts() -> None:
+    """proxy-body-size is the largest NDJSON job (ZOOMQ_JOB_MAX_ITEMS lines of at most
+    MAX_LINE_BYTES and a newline), rounded up to a MiB: above the JSON and webhook limits;
+    nginx streams it unbuffered to the receiver, which enforces the real limits."""
+    from receiver.jobs import MAX_JSON_BYTES, MAX_LINE_BYTES
+    from zoomq.settings import JobsSettings, ReceiverSettings
+
+    annotations = _by_name("Ingress")["receiver"]["metadata"]["annotations"]
+    allowed = size_bytes(annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
+    largest = JobsSettings().max_items * (MAX_LINE_BYTES + 1)
+    assert largest <= allowed < largest + (1 << 20)
+    assert allowed > MAX_JSON_BYTES > ReceiverSettings().max_body_bytes
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
 
 
 def test_every_pod_runs_locked_down() -> None:
@@ -293,25 +338,67 @@ def test_every_pod_runs_locked_down() -> None:
             assert "memory" in container["resources"]["limits"], name
 
 
-def test_only_the_receiver_takes_ingress_from_anywhere() -> None:
-    """Ingress is denied by default; the one rule open to every source selects the
-    receiver; Redis admits zoomq's pods and KEDA only; worker metrics admit monitoring."""
+def test_network_policies_admit_only_what_the_stack_needs() -> None:
+    """Ingress and egress denied by default; no rule admits every source; the receiver
+    admits the ingress controller's and the monitoring namespaces; Redis zoomq's pods and
+    KEDA; worker metrics monitoring. zoomq's pods may reach DNS, Redis and port 443;
+    Redis nothing."""
     policies = _by_name("NetworkPolicy")
-    deny = policies["default-deny-ingress"]["spec"]
-    assert deny["podSelector"] == {}
-    assert deny["policyTypes"] == ["Ingress"]
-    assert "ingress" not in deny
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for name, policy in policies.items():
         for rule in policy["spec"].get("ingress", []):
-            if "from" not in rule:
-                selector = policy["spec"]["podSelector"]["matchLabels"]
-                assert selector.get("app.kubernetes.io/component") == "receiver", name
+            assert rule.get("from"), f"{name} admits every source"
+
+    def namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    receiver = policies["receiver-ingress"]["spec"]
+    assert receiver["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "receiver"
+    assert receiver["ingress"] == [
+        {"from": [namespace("ingress-nginx"), namespace("monitoring")],
+         "ports": [{"port": 8000, "protocol": "TCP"}]}
+    ]  # fmt: skip
     sources = policies["redis-ingress"]["spec"]["ingress"][0]["from"]
     zoomq_pods, keda = sources
     assert zoomq_pods["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "zoomq"
-    assert keda == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+    assert keda == namespace("keda")
     metrics = policies["worker-metrics-ingress"]["spec"]["ingress"]
-    monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
     assert metrics == [
-        {"from": [{"namespaceSelector": monitoring}], "ports": [{"port": 9808, "protocol": "TCP"}]}
+        {"from": [namespace("monitoring")], "ports": [{"port": 9808, "protocol": "TCP"}]}
     ]
+    egress = [p["spec"] for p in policies.values() if "Egress" in p["spec"]["policyTypes"]]
+    allowing = [p for p in egress if p.get("egress")]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in allowing] == [
+        "zoomq"
+    ]
+    ports = sorted((p["port"], p["protocol"]) for r in allowing[0]["egress"] for p in r["ports"])
+    assert ports == [(53, "TCP"), (53, "UDP"), (443, "TCP"), (6379, "TCP")]
+    redis_labels = _by_name("StatefulSet")["redis"]["spec"]["template"]["metadata"]["labels"]
+    assert redis_labels.get("app.kubernetes.io/name") != "zoomq"  # no egress for Redis
+    for _, deployment in _by_name("Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "zoomq"
+
+
+def test_the_downloads_worker_refuses_the_placeholder_s3_secret() -> None:
+    """The downloads worker's init container (run here as the same Python) exits naming
+    AWS_SECRET_ACCESS_KEY for the example Secret's value or an empty one, and passes a
+    real secret or none (a pod role)."""
+    pod = _pod(_by_name("Deployment")["worker-downloads"])
+    (init,) = pod["initContainers"]
+    assert init["image"] == pod["containers"][0]["image"]
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    assert init["command"][0] == "python"
+    env = _environment(init)
+    cases = [(env["AWS_SECRET_ACCESS_KEY"], False), ("", False), ("a-real-s3-secret", True),
+             (None, True)]  # fmt: skip
+    for value, passes in cases:
+        variables = {"PATH": "/usr/bin:/bin"}
+        if value is not None:
+            variables["AWS_SECRET_ACCESS_KEY"] = value
+        done = subprocess.run([sys.executable, *init["command"][1:]], env=variables,
+                              capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+        assert (done.returncode == 0) is passes, (value, done.stderr)
+        if not passes:
+            assert "AWS_SECRET_ACCESS_KEY is empty or the example placeholder" in done.stderr
