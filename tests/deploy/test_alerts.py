@@ -4,13 +4,13 @@ queues, scrape targets down or absent."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO
+from tests.deploy.manifests import system_tool
 
 ALERTS = REPO / "deploy" / "observability" / "prometheus" / "alerts.yml"
 CASES = Path(__file__).with_name("alerts_test.yml")
@@ -23,8 +23,7 @@ clamp_min(sum(rate(zoomq_tasks_total{outcome!="retried"}[5m])), 0.01)
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    found = shutil.which("promtool")
-    assert found is not None, "promtool is not installed (Debian's prometheus package)"
+    found = system_tool("promtool", "prometheus")
     return subprocess.run([found, *args], capture_output=True, text=True, timeout=120,
                           check=False)  # fmt: skip
 

@@ -211,7 +211,7 @@ def test_the_example_secrets_fail_closed(monkeypatch: pytest.MonkeyPatch, tmp_pa
         for key, value in secret["stringData"].items():
             assert "changeme" in value or value.startswith("your-") or value == "[]", key
     monkeypatch.chdir(tmp_path)
-    for _name, container in _zoomq_containers():
+    for name, container in _zoomq_containers():
         for variable in env_vars():
             monkeypatch.delenv(variable, raising=False)
         for key, value in _environment(container).items():
