@@ -27,6 +27,7 @@ __all__ = [
     "ServerToServerTokens",
     "TokenProvider",
     "ZoomAuth",
+    "bad_token",
     "token_provider",
 ]
 
@@ -256,6 +257,11 @@ def _error_code(response: httpx.Response) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def bad_token(response: httpx.Response) -> bool:
+    """Whether a 401 says the access token is no good (so a fresh one may do)."""
+    return response.status_code == 401 and _error_code(response) in (*_BAD_TOKEN_CODES, None)
+
+
 class ZoomAuth(httpx.Auth):
     """Adds the bearer token; on 401/124 drops it and retries once with a fresh one."""
 
@@ -268,7 +274,7 @@ class ZoomAuth(httpx.Auth):
         token = self.tokens.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == 401 and _error_code(response) in (*_BAD_TOKEN_CODES, None):
+        if bad_token(response):
             self.tokens.invalidate(token)
             request.headers["Authorization"] = f"Bearer {self.tokens.access_token()}"
             yield request

@@ -386,14 +386,27 @@ class SlotBank:
         self._stale = stale
         self._clock = clock or SystemClock()
         self._slots: dict[str, deque[float]] = {}
+        # One lock per bucket: a thread fetching slots for one account from Redis holds up
+        # only that account's threads, not every account's in the process.
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         #: Slots reserved and dropped unused (for the benchmark and tests).
         self.dropped = 0
 
+    def _bucket(self, key: str) -> tuple[threading.Lock, deque[float]]:
+        lock = self._locks.get(key)
+        if lock is None:
+            with self._lock:
+                lock = self._locks.get(key)
+                if lock is None:
+                    self._slots[key] = deque()
+                    lock = self._locks[key] = threading.Lock()
+        return lock, self._slots[key]
+
     def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
-        with self._lock:
+        lock, slots = self._bucket(key)
+        with lock:
             now = self._clock.monotonic()
-            slots = self._slots.setdefault(key, deque())
             while slots and slots[0] < now - self._stale:
                 slots.popleft()
                 self.dropped += 1

@@ -69,8 +69,8 @@ log = structlog.get_logger(__name__)
 
 #: Seconds between looks at a job's cancel flag while its chunk runs.
 CANCEL_POLL: Final = 0.2
-#: Outcomes written to the store per call.
-_FLUSH = 16
+#: Outcomes written to the store per call (two or three calls for a chunk of 60).
+_FLUSH = 30
 #: In Zoom's 429s for its per-registrant daily limit: '... for Add meeting registrant API
 #: requests for the registrant "{1}"' (ZOOM_API.md §3), and the batch endpoints' '...
 #: permitted for ({email}) this particular registrant'.
