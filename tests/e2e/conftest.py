@@ -285,13 +285,15 @@ def worker_env(e2e_dir: Path, sandbox: SandboxServer, redis_url: str) -> dict[st
     return env
 
 
-def start_worker(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    argv: list[str], env: dict[str, str], log_path: Path, ready_timeout: float = 30
+) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
         process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(
             lambda: process.poll() is not None or '"worker.ready"' in log_path.read_text(),
-            timeout=30,
+            timeout=ready_timeout,
             what="the worker to be ready",
         )
     except AssertionError:
