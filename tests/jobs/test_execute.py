@@ -15,6 +15,7 @@ from zoomq.client.ratelimit import RedisRateLimiter, SlotBank
 from zoomq.jobs.execute import ChunkExecutor
 from zoomq.jobs.models import ItemState, JobRequest, JobStatus
 from zoomq.jobs.submit import Fanout, cancel, submit
+from zoomq.metrics import BULK_ITEMS
 from zoomq.runtime.idempotency import IdempotencyStore
 from zoomq.runtime.jobs import JobStore
 from zoomq.runtime.keys import Keys
@@ -127,8 +128,12 @@ def test_zoom_refusals_fail_alone_with_zoom_code(
         for i in range(20)
     ]
     view, _ = submit(store, fanout, "a", JobRequest(action="addMeetingRegistrant", items=items))
+    before = {s: BULK_ITEMS.labels(s)._value.get() for s in ("succeeded", "failed")}
     report = executor.run(view.job_id, list(range(20)), owner="o")
     assert (report.counts["succeeded"], report.counts["failed"]) == (16, 4)
+    # zoomq_bulk_items_total counts what was stored, by state.
+    after = {s: BULK_ITEMS.labels(s)._value.get() for s in ("succeeded", "failed")}
+    assert {s: after[s] - before[s] for s in after} == {"succeeded": 16, "failed": 4}
     failed, _ = store.items(view.job_id, ItemState.FAILED)
     assert [r.index for r in failed] == [0, 5, 10, 15]
     assert {(r.error.code, r.error.status) for r in failed if r.error} == {(3001, 404)}

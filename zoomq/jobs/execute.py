@@ -43,6 +43,7 @@ from zoomq.errors import (
     handling,
 )
 from zoomq.jobs.models import ItemError, ItemState, JobMeta
+from zoomq.metrics import bulk_items
 from zoomq.runtime.idempotency import IdempotencyStore
 from zoomq.runtime.jobs import JobStore, Outcome, QueuedMessage
 from zoomq.runtime.steps import run_step
@@ -417,8 +418,12 @@ class Sink:
     def flush(self) -> None:
         with self._lock:
             outcomes, self._outcomes = self._outcomes, []
-        if outcomes and self.executor.store.finish(self.job_id, outcomes, self._callback):
+        if not outcomes:
+            return
+        if self.executor.store.finish(self.job_id, outcomes, self._callback):
             self.report.finished_job = True
+        for state, count in Counter(o.state.value for o in outcomes).items():
+            bulk_items(state, count)  # zoomq_bulk_items_total, once they are stored
 
     def close(self) -> None:
         """Write what is left; hand the deferred items back in the store and the report."""
