@@ -12,7 +12,7 @@ from tasks.policy import decide
 from tests.sandbox_settings import sandbox_settings
 from zoomq.client.http import ZoomClient
 from zoomq.client.ratelimit import RedisRateLimiter, SlotBank
-from zoomq.jobs.execute import ChunkExecutor
+from zoomq.jobs.execute import ChunkExecutor, item_key
 from zoomq.jobs.models import ItemState, JobRequest, JobStatus
 from zoomq.jobs.submit import Fanout, cancel, submit
 from zoomq.metrics import BULK_ITEMS
@@ -137,6 +137,25 @@ def test_zoom_refusals_fail_alone_with_zoom_code(
     failed, _ = store.items(view.job_id, ItemState.FAILED)
     assert [r.index for r in failed] == [0, 5, 10, 15]
     assert {(r.error.code, r.error.status) for r in failed if r.error} == {(3001, 404)}
+
+
+def test_a_lease_left_by_a_killed_worker_holds_back_its_item_only(
+    sandbox: SandboxServer, parts: tuple[JobStore, ChunkExecutor, Fanout]
+) -> None:
+    """After a kill -9 one item's step lease is still held: that item waits for it, the
+    rest of the chunk runs now instead of being handed back with it."""
+    store, executor, fanout = parts
+    meeting = sandbox.state.seeded.registration_meeting_id
+    items = [
+        {"meetingId": meeting, "email": f"l{i}@example.com", "firstName": "L"} for i in range(10)
+    ]
+    request = JobRequest(action="addMeetingRegistrant", items=items, batch=False)
+    view, _ = submit(store, fanout, "a", request)
+    executor.steps.begin(item_key(view.job_id, 3), "a-killed-worker", 300.0)
+    report = executor.run(view.job_id, list(range(10)), owner="o")
+    assert report.counts["succeeded"] == 9
+    assert report.again is not None
+    assert report.again.indexes == [3]
 
 
 def test_a_cancelled_job_takes_no_more_items(

@@ -327,7 +327,10 @@ class ChunkExecutor:
             )
         except Exception as exc:
             outcome = self.classify(index, exc, attempt)
-            if isinstance(outcome, Later) and not outcome.counted:
+            # A rate limit stops the chunk taking new items (the account's budget is spent);
+            # a lease held elsewhere is this item's alone (a killed worker's, until it
+            # expires): the other items go on.
+            if isinstance(outcome, Later) and not outcome.counted and not _held(exc):
                 stop.set()
             return outcome
         return Outcome(index, ItemState.SUCCEEDED, output=output_of(result))
@@ -369,6 +372,11 @@ class ChunkExecutor:
             return Later(index, park_until=due, reason="daily_limit", error=item_error(exc))
         jitter = self.rand() * self.queue.rate_limit_jitter
         return Later(index, wait=exc.retry_after + jitter, reason="rate_limited")
+
+
+def _held(exc: BaseException) -> bool:
+    """The item's step lease is held by another attempt (alive, or killed mid-call)."""
+    return isinstance(exc, StepInProgress)
 
 
 def output_of(result: Mapping[str, Any]) -> dict[str, Any]:
