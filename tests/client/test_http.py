@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -307,3 +309,44 @@ def test_requests_refused_by_the_local_limiter_do_not_use_the_daily_cap() -> Non
     clock.sleep(100)
     client.request("POST", "/users/u1/meetings", category=RateCategory.MEDIUM, user_quota="u1")
     assert len(zoom.requests) == 2
+
+
+class _Oversleeping(FakeClock):
+    """Wakes ``late`` seconds after each of the first ``times`` sleeps (a starved host)."""
+
+    def __init__(self, late: float, times: int) -> None:
+        super().__init__()
+        self.late, self.times = late, times
+
+    def sleep(self, seconds: float) -> None:
+        extra = self.late if self.times > 0 else 0.0
+        self.times -= 1
+        super().sleep(seconds + extra)
+
+
+class _Counting(MemoryRateLimiter):
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.reserved = 0
+
+    def reserve(self, key: str, budget: Any, max_wait: float) -> float:
+        self.reserved += 1
+        return super().reserve(key, budget, max_wait)
+
+
+@pytest.mark.parametrize(("late", "times", "reserved"), [(0.0, 0, 1), (0.3, 1, 2), (0.3, 9, 4)])
+def test_a_thread_that_wakes_late_takes_a_new_slot(late: float, times: int, reserved: int) -> None:
+    """Woken well past its slot, a request takes a fresh one instead of bunching into a
+    later second; after a few tries on a starved host it is sent anyway."""
+    clock = _Oversleeping(late, times)
+    zoom = ScriptedZoom(httpx.Response(200, json={}))
+    s = settings()
+    conn = connection(s).model_copy(update={"rate_limits": {"light": 10}})
+    limiter = _Counting(clock)
+    client = ZoomClient(
+        s, conn, transport=zoom.transport(), clock=clock, limiter=limiter,
+        token_store=MemoryTokenStore(),
+    )  # fmt: skip
+    client.request("GET", "/users/me")
+    assert limiter.reserved == reserved
+    assert len(zoom.requests) == 1
