@@ -141,18 +141,28 @@ class TemplateError(InvalidInput):
 class InvalidItems(InvalidInput):
     """A job refused before anything was stored: ``errors`` lists (index, field, reason).
 
-    ``errors`` is bounded (``ZOOMQ_JOB_MAX_ERRORS``); ``count`` counts every invalid field.
+    ``errors`` is bounded (``ZOOMQ_JOB_MAX_ERRORS``, ``truncated`` when some were left
+    off); ``count`` counts the invalid items, ``total`` every invalid field of them.
     """
 
-    def __init__(self, errors: Sequence[Mapping[str, Any]], *, count: int) -> None:
+    def __init__(
+        self,
+        errors: Sequence[Mapping[str, Any]],
+        *,
+        count: int,
+        total: int | None = None,
+        truncated: bool = False,
+    ) -> None:
         first = errors[0] if errors else {}
         where = f"item {first.get('index')}: {first.get('field')}: {first.get('reason')}"
-        super().__init__(f"{count} invalid item field(s); first: {where}")
+        super().__init__(f"{count} invalid item(s); first: {where}")
         self.errors = [dict(e) for e in errors]
         self.count = count
+        self.total = total
+        self.truncated = truncated
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "count": self.count}
+        return {**super().to_dict(), "count": self.count, "errors_total": self.total}
 
 
 class TransportError(ZoomError):

@@ -168,7 +168,10 @@ def test_request_errors_name_the_field() -> None:
         pytest.raises(InvalidInput) as caught,
     ):
         jobs.submit("getUser", [{"userId": "a"}], connection="x")
-    assert caught.value.errors == [{"field": "connection", "message": "'x' is not configured"}]
+    assert caught.value.errors == [{"field": "connection", "reason": "'x' is not configured"}]
+    assert str(caught.value) == (
+        "422 invalid_request: unknown connection (connection: 'x' is not configured)"
+    )
 
 
 def test_no_answer_is_a_transport_error() -> None:
