@@ -222,6 +222,14 @@ class JobsAPI:
         self.max_upload_bytes = max_upload_bytes
         self.config = runtime.settings.jobs
         self.keys = ApiKeys(self.config.api_keys)
+        for key in self.config.api_keys:  # a typo would only show at its first request
+            unknown = sorted(set(key.connections or ()) - set(runtime.connections))
+            if unknown:
+                known = ", ".join(sorted(runtime.connections)) or "none"
+                raise ConfigurationError(
+                    f"ZOOMQ_API_KEYS: key {key.name!r} is limited to connection(s) "
+                    f"{', '.join(unknown)}, which are not configured (known: {known})"
+                )
         self.fanout = Fanout(self.config)
         try:
             self.callback_hosts = CallbackHosts.parse(self.config.callback_hosts)

@@ -455,3 +455,17 @@ def test_an_upload_over_the_byte_cap_is_413(redis_url: str, tmp_path: Path) -> N
         )
     assert answer.status_code == 413
     assert "over 1000 bytes" in answer.json()["message"]
+
+
+def test_a_key_limited_to_an_unconfigured_connection_stops_the_start(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Refused when the app is made, naming the key and the connection, not at a request."""
+    from zoomq.errors import ConfigurationError
+
+    keys = [{"name": "ops", "key": KEY_A, "connections": ["emea-typo"]}]
+    settings = make_settings(redis_url, tmp_path, jobs=jobs_settings(api_keys=keys))
+    with pytest.raises(
+        ConfigurationError, match=r"key 'ops' is limited to connection\(s\) emea-typo"
+    ):
+        create_app(settings)
