@@ -219,6 +219,35 @@ def test_wait_gives_up_at_its_timeout() -> None:
     assert clock.now == pytest.approx(5.0)
 
 
+def test_wait_on_a_cancelled_job_says_what_it_waits_for() -> None:
+    """Cancelled, its running items not finished: the message says so, not 'still cancelled'."""
+    cancelled = {**job("cancelled"), "counts": {"running": 2, "cancelled": 2}}
+    clock = FakeClock()
+    with (
+        client(lambda _r: httpx.Response(200, json=cancelled), clock=clock) as jobs,
+        pytest.raises(TimeoutError) as caught,
+    ):
+        jobs.wait("j1", timeout=2.0, poll=1.0)
+    assert str(caught.value) == (
+        "job j1 is cancelled, but 2 running item(s) had not finished after 2.0s"
+    )
+
+
+def test_the_base_url_may_end_in_v1_and_replays_are_told() -> None:
+    """``.../v1`` is the same receiver; Idempotent-Replayed comes back as ``replayed``."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        body = {"job_id": "j1", "items": 1, "status_url": "/v1/jobs/j1"}
+        return httpx.Response(202, json=body, headers={"Idempotent-Replayed": "true"})
+
+    with Client("http://zoomq.test/v1/", KEY, transport=httpx.MockTransport(handler)) as jobs:
+        accepted = jobs.submit("getUser", [{"userId": "a"}], idempotency_key="k")
+    assert seen == ["/v1/jobs"]
+    assert accepted.replayed is True
+
+
 def test_results_are_read_line_by_line() -> None:
     lines = [
         {"index": 0, "state": "succeeded", "input": {"userId": "a"}, "output": {"id": "a"}},

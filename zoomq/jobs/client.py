@@ -256,13 +256,21 @@ class Client:
             if deadline is not None:
                 left = deadline - clock.monotonic()
                 if left <= 0:
-                    raise TimeoutError(
-                        f"job {job_id} still {job.status} after {timeout}s "
-                        f"({job.progress:.0%} done)"
-                    )
+                    raise TimeoutError(_still(job, timeout))
                 delay = min(delay, left)
             clock.sleep(delay)
             delay = min(delay * 1.5, max_poll)
+
+
+def _still(job: JobView, timeout: float | None) -> str:
+    """Why ``wait`` gave up, in words that fit the job's status."""
+    if job.status == JobStatus.CANCELLED:
+        running = job.counts.get(ItemState.RUNNING, 0)
+        return (
+            f"job {job.job_id} is cancelled, but {running} running item(s) had not finished "
+            f"after {timeout}s"
+        )
+    return f"job {job.job_id} still {job.status} after {timeout}s ({job.progress:.0%} done)"
 
 
 def _raise_for(response: httpx.Response, method: str) -> None:
