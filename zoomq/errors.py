@@ -381,8 +381,11 @@ class APIError(ZoomError):
         tracking_id: str | None = None,
         method: str | None = None,
         url: str | None = None,
+        service: str = "Zoom API",
     ) -> None:
         super().__init__(message)
+        #: Who answered: Zoom, or zoomq's own ``/v1`` API (``zoomq.jobs.Client``).
+        self.service = service
         self.status = status
         self.code = code
         self.message = message
@@ -393,7 +396,7 @@ class APIError(ZoomError):
 
     def __str__(self) -> str:
         code = f" code {self.code}" if self.code is not None else ""
-        return f"Zoom API error {self.status}{code}: {self.message}"
+        return f"{self.service} error {self.status}{code}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -276,3 +276,14 @@ def test_the_key_is_never_shown() -> None:
         assert KEY not in repr(jobs)
     with pytest.raises(InvalidInput, match="api_key"):
         Client("http://zoomq.test", "")
+
+
+def test_refusals_of_zoomqs_own_api_do_not_say_zoom() -> None:
+    """A 404 from /v1 is zoomq's answer, and its text says so."""
+    body = {"error": "not_found", "message": "no job 'j9'"}
+    with (
+        client(lambda _r: httpx.Response(404, json=body)) as jobs,
+        pytest.raises(NotFound) as caught,
+    ):
+        jobs.get("j9")
+    assert str(caught.value) == "zoomq /v1 API error 404: not_found: no job 'j9'"

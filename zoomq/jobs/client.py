@@ -304,11 +304,15 @@ def _raise_for(response: httpx.Response, method: str) -> None:
         raise InvalidInput(text, errors)
     url = str(response.request.url)
     if 300 <= status < 400:
-        raise UnexpectedStatus(message, status=status, method=method, url=url)
+        raise UnexpectedStatus(message, status=status, method=method, url=url, service=_SERVICE)
     if status >= 500:
-        raise ServerError(message, status=status, method=method, url=url)
+        raise ServerError(message, status=status, method=method, url=url, service=_SERVICE)
     cls = _ERRORS.get(status, APIError)
-    raise cls(f"{error}: {message}", status=status, method=method, url=url)
+    raise cls(f"{error}: {message}", status=status, method=method, url=url, service=_SERVICE)
+
+
+#: What the client's ``APIError`` say answered: not Zoom.
+_SERVICE = "zoomq /v1 API"
 
 
 def _where(error: Mapping[str, Any]) -> str:
