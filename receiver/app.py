@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver.health import health_routes
-from receiver.jobs import jobs_routes
+from receiver.jobs import http_error, jobs_routes
 from receiver.oauth import oauth_routes
 from receiver.runtime import ReceiverRuntime
 from receiver.webhooks import webhook_routes
@@ -65,6 +66,8 @@ def create_app(
             *jobs_routes(runtime),
         ],
         lifespan=runtime.lifespan,
+        # /v1 answers JSON for a path or method it does not have, as for every refusal.
+        exception_handlers={HTTPException: http_error},
     )
     app.webhook = webhooks[0].endpoint
     app.state.receiver = runtime

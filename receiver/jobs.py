@@ -19,8 +19,12 @@ every item is valid. In order, the checks and their statuses:
   one; ``connection``: not configured, a 422 and not a 404, since the URL exists;
   ``callback_url``: not an allowed host; a query parameter not known); 403 a connection
   the key may not use;
-- 422 ``invalid_items``: ``count`` invalid fields, the first ``ZOOMQ_JOB_MAX_ERRORS``
-  listed as ``{index, field, reason}``;
+- 422 ``invalid_request`` naming ``items``: none given, or not a list;
+- 422 ``invalid_items``: ``count`` invalid items (an item that is not an object is one),
+  ``errors_total`` invalid fields among them, the first ``ZOOMQ_JOB_MAX_ERRORS`` listed
+  as ``{index, field, reason}``, ``truncated`` when some were left off;
+- 413 an NDJSON upload over ``MAX_UPLOAD_BYTES``; 507 ``insufficient_storage`` when the
+  spool cannot be written (a full disk): nothing is stored;
 - 409 the idempotency key was used with another body; the same key with the same body
   answers what the first request got (202, the same job: Stripe's rule), with
   ``Idempotent-Replayed: true``;
@@ -32,6 +36,7 @@ know the name it is reached by behind a proxy, and a Host header is the caller's
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import IO, Any
@@ -41,8 +46,9 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from receiver.apikeys import ApiKeys, AuthFailure, Tenant, forbidden
@@ -83,8 +89,10 @@ from zoomq.settings import DEFAULT_CONNECTION
 __all__ = [
     "MAX_JSON_BYTES",
     "MAX_LINE_BYTES",
+    "MAX_UPLOAD_BYTES",
     "SPOOL_MEMORY",
     "JobsAPI",
+    "http_error",
     "jobs_routes",
 ]
 
@@ -96,6 +104,8 @@ MAX_JSON_BYTES = 16 << 20
 MAX_LINE_BYTES = 64 << 10
 #: An NDJSON upload is spooled in memory up to this size, then on disk.
 SPOOL_MEMORY = 1 << 20
+#: Most bytes of items one NDJSON upload may hold (100,000 items of 2 KiB).
+MAX_UPLOAD_BYTES = 200 << 20
 
 
 class _Refusal(Exception):
@@ -145,10 +155,19 @@ def _validation_errors(exc: ValidationError, message: str) -> _Refusal:
 class _SpooledItems:
     """NDJSON items as they arrive: each line checked, counted and written to a spool file."""
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(
+        self,
+        max_items: int,
+        directory: str | os.PathLike[str] | None = None,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+    ) -> None:
         self.max_items = max_items
+        self.max_bytes = max_bytes
         self.count = 0
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+        self.size = 0
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
+            max_size=SPOOL_MEMORY, dir=None if directory is None else os.fspath(directory)
+        )
 
     def close(self) -> None:
         self.file.close()
@@ -170,7 +189,16 @@ class _SpooledItems:
             raise _refuse(
                 413, "too_many_items", f"more than {self.max_items} items (ZOOMQ_JOB_MAX_ITEMS)"
             )
-        self.file.write(line.strip() + b"\n")
+        data = line.strip() + b"\n"
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise _refuse(
+                413, "too_large", f"line {number}: the upload is over {self.max_bytes} bytes"
+            )
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise _no_space(exc) from None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.file.seek(0)
@@ -181,10 +209,27 @@ class _SpooledItems:
 class JobsAPI:
     """The handlers over one receiver runtime."""
 
-    def __init__(self, runtime: ReceiverRuntime) -> None:
+    def __init__(
+        self,
+        runtime: ReceiverRuntime,
+        *,
+        spool_dir: str | os.PathLike[str] | None = None,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    ) -> None:
         self.runtime = runtime
+        #: Where uploads are spooled past ``SPOOL_MEMORY`` (None: the system's temp dir).
+        self.spool_dir = spool_dir
+        self.max_upload_bytes = max_upload_bytes
         self.config = runtime.settings.jobs
         self.keys = ApiKeys(self.config.api_keys)
+        for key in self.config.api_keys:  # a typo would only show at its first request
+            unknown = sorted(set(key.connections or ()) - set(runtime.connections))
+            if unknown:
+                known = ", ".join(sorted(runtime.connections)) or "none"
+                raise ConfigurationError(
+                    f"ZOOMQ_API_KEYS: key {key.name!r} is limited to connection(s) "
+                    f"{', '.join(unknown)}, which are not configured (known: {known})"
+                )
         self.fanout = Fanout(self.config)
         try:
             self.callback_hosts = CallbackHosts.parse(self.config.callback_hosts)
@@ -319,12 +364,16 @@ class JobsAPI:
 
     async def submit(self, request: Request, tenant: Tenant) -> Response:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        raw_items: list[Any] | None = None
         if media == "application/json":
-            job = await self._json_request(request)
+            job, raw_items = await self._json_request(request)
             spool = None
         elif media == NDJSON:
             job = self._ndjson_request(request)
-            spool = _SpooledItems(self.config.max_items)
+            try:
+                spool = _SpooledItems(self.config.max_items, self.spool_dir, self.max_upload_bytes)
+            except OSError as exc:
+                raise _no_space(exc) from None
         else:
             raise _refuse(
                 415,
@@ -335,7 +384,7 @@ class JobsAPI:
             self._check_request(job, tenant)
             if spool is not None:
                 await _read_ndjson(request, spool)
-            view, created = await run_in_threadpool(self._create, tenant, job, spool)
+            view, created = await run_in_threadpool(self._create, tenant, job, spool, raw_items)
         finally:
             if spool is not None:
                 spool.close()
@@ -353,7 +402,9 @@ class JobsAPI:
             headers["Idempotent-Replayed"] = "true"
         return _json(202, body, headers)
 
-    async def _json_request(self, request: Request) -> JobRequest:
+    async def _json_request(self, request: Request) -> tuple[JobRequest, list[Any]]:
+        """The request's own fields, and its items as given: each item is checked (and a
+        non-object named by its index) with the others, not as part of the request."""
         if request.query_params:
             raise _invalid(
                 "query parameters are for NDJSON uploads",
@@ -375,15 +426,17 @@ class JobsAPI:
             raise _refuse(400, "bad_json", f"the body is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise _refuse(400, "bad_json", "the body must be a JSON object")
-        items = data.get("items")
-        if isinstance(items, list) and len(items) > self.config.max_items:
+        items = data.pop("items", [])
+        if not isinstance(items, list):
+            raise _invalid("invalid request", ("items", "must be a list of the action's inputs"))
+        if len(items) > self.config.max_items:
             raise _refuse(
                 413,
                 "too_many_items",
                 f"{len(items)} items, more than {self.config.max_items} (ZOOMQ_JOB_MAX_ITEMS)",
             )
         try:
-            return JobRequest.model_validate(data)
+            return JobRequest.model_validate(data), items
         except ValidationError as exc:
             raise _validation_errors(exc, "invalid request") from None
 
@@ -424,15 +477,32 @@ class JobsAPI:
                 raise _invalid("callback_url refused", ("callback_url", reason)) from None
 
     def _create(
-        self, tenant: Tenant, job: JobRequest, spool: _SpooledItems | None
+        self,
+        tenant: Tenant,
+        job: JobRequest,
+        spool: _SpooledItems | None,
+        raw_items: list[Any] | None = None,
     ) -> tuple[JobView, bool]:
         """The core's ``submit``: every item validated, then stored and fanned out."""
-        items = None if spool is None else iter(spool)
+        items = iter(spool) if spool is not None else raw_items
         try:
-            return submit(self.store(), self.fanout, tenant.name, job, items)
+            return submit(
+                self.store(), self.fanout, tenant.name, job, items, spool_dir=self.spool_dir
+            )
         except InvalidItems as exc:
             errors = [FieldError.model_validate(e) for e in exc.errors]
-            raise _Refusal(422, ItemErrorReport(count=exc.count, errors=errors)) from None
+            total = exc.total if exc.total is not None else len(errors)
+            shown = "the first listed" if exc.truncated else "each listed"
+            report = ItemErrorReport(
+                message=f"{exc.count} invalid item(s), {total} invalid field(s); {shown}",
+                count=exc.count,
+                errors_total=total,
+                truncated=exc.truncated,
+                errors=errors,
+            )
+            raise _Refusal(422, report) from None
+        except OSError as exc:
+            raise _no_space(exc) from None
         except JobConflict as exc:
             raise _refuse(409, "idempotency_conflict", str(exc)) from None
         except InvalidInput as exc:
@@ -471,6 +541,17 @@ def _job_url(job_id: str) -> str:
     return f"{API_PREFIX}/jobs/{job_id}"
 
 
+def _no_space(exc: OSError) -> _Refusal:
+    """507: the spool could not be written (a full disk): nothing was stored."""
+    log.warning("jobs_spool_failed", error=exc.strerror or type(exc).__name__)
+    reason = exc.strerror or type(exc).__name__
+    return _refuse(
+        507,
+        "insufficient_storage",
+        f"the receiver could not spool the upload ({reason}); nothing was stored",
+    )
+
+
 def _not_found(job_id: str) -> _Refusal:
     return _refuse(404, "not_found", f"no job {job_id!r}")
 
@@ -499,9 +580,36 @@ def _only_params(request: Request, known: set[str]) -> None:
         raise _invalid("repeated query parameters", *((n, "given twice") for n in repeated))
 
 
-def jobs_routes(runtime: ReceiverRuntime) -> list[Route]:
-    """The ``/v1`` routes (and ``/v1/openapi.json``, which needs no key)."""
-    api = JobsAPI(runtime)
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404/405 (no route, or not this method): JSON ``{error, message}`` under
+    ``/v1``, as every other ``/v1`` refusal; plain text elsewhere, as before."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if path != API_PREFIX and not path.startswith(f"{API_PREFIX}/"):
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    errors = {404: "not_found", 405: "method_not_allowed"}
+    error = errors.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        message = f"no such route: {path} (see {OPENAPI_PATH})"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {path} (allowed: {allowed})"
+    else:
+        message = str(exc.detail)
+    return _json(exc.status_code, ErrorBody(error=error, message=message), dict(exc.headers or {}))
+
+
+def jobs_routes(
+    runtime: ReceiverRuntime,
+    *,
+    spool_dir: str | os.PathLike[str] | None = None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> list[Route]:
+    """The ``/v1`` routes (and ``/v1/openapi.json``, which needs no key); uploads spooled
+    in ``spool_dir`` (None: the system's temporary directory)."""
+    api = JobsAPI(runtime, spool_dir=spool_dir, max_upload_bytes=max_upload_bytes)
     jobs = f"{API_PREFIX}/jobs"
     job = f"{jobs}/{{job_id}}"
     submit_job, list_jobs = api.route(api.submit), api.route(api.list_jobs)

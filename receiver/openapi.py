@@ -149,7 +149,7 @@ def _operations() -> tuple[Operation, ...]:
                 _AUTH,
                 Reply(403, "The API key may not use this connection"),
                 Reply(409, "The idempotency key was used with another body"),
-                Reply(413, "The body, a line, or the number of items is over the limit"),
+                Reply(413, "The body, a line, the upload or the number of items is over the limit"),
                 Reply(415, "Neither application/json nor application/x-ndjson"),
                 Reply(
                     422,
@@ -157,6 +157,7 @@ def _operations() -> tuple[Operation, ...]:
                     (ItemErrorReport, RequestErrors),
                 ),
                 _DISABLED,
+                Reply(507, "The upload could not be spooled (the disk is full): nothing stored"),
             ),
             _submit_parameters(),
             body=True,

@@ -25,6 +25,7 @@ from tasks.policy import decide
 from tasks.runtime import Runtime, get_runtime
 from zoomq.client.http import ZoomClient
 from zoomq.client.ratelimit import RedisRateLimiter, SlotBank
+from zoomq.errors import InvalidInput
 from zoomq.jobs.execute import Again, ChunkExecutor, ChunkReport
 from zoomq.jobs.submit import PRIORITY_STEPS, Fanout
 from zoomq.runtime.jobs import JobStore
@@ -32,7 +33,7 @@ from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.names import BULK_QUEUE, RUN_CHUNK_TASK
 from zoomq.runtime.steps import attempt_owner
 
-__all__ = ["Bulk", "bulk_of", "register", "run_chunk"]
+__all__ = ["Bulk", "bulk_of", "check_args", "register", "run_chunk"]
 
 log = structlog.get_logger("zoomq.tasks")
 
@@ -105,6 +106,7 @@ def run_chunk(task: ZoomqTask, job_id: str, indexes: list[int], turn: str | None
     runtime = get_runtime(task.app)
     bulk = bulk_of(runtime)
     structlog.contextvars.bind_contextvars(job_id=job_id)
+    check_args(bulk.store, job_id, indexes)
     owner = attempt_owner(task.request.id, task.request.retries)
     report = bulk.executor.run(job_id, indexes, owner=owner)
     turn = turn or str(task.request.id)
@@ -115,6 +117,36 @@ def run_chunk(task: ZoomqTask, job_id: str, indexes: list[int], turn: str | None
     summary = _summary(report)
     log.info("bulk.chunk_done", **summary)
     return summary
+
+
+def check_args(store: JobStore, job_id: Any, indexes: Any) -> None:
+    """``InvalidInput`` (dead-lettered, never retried) unless ``job_id`` is a string and
+    ``indexes`` a non-empty list of distinct item indexes of that job: a message sent by
+    hand (the Celery contract) that names no items must not pass as done."""
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidInput(
+            "run_chunk: job_id must be a job's id (a string)",
+            [{"field": "job_id", "message": "expected a non-empty string"}],
+        )
+    if (
+        not isinstance(indexes, list)
+        or not indexes
+        or not all(type(i) is int for i in indexes)  # bool is an int: not an index
+    ):
+        raise InvalidInput(
+            "run_chunk: indexes must be a non-empty list of integers",
+            [{"field": "indexes", "message": "expected a non-empty list of integers"}],
+        )
+    [raw] = store.fields(job_id, "items")
+    if raw is None:
+        return  # no such job (or expired): the executor reports it missing
+    size = int(raw)
+    wrong = [i for i in indexes if not 0 <= i < size]
+    if wrong:
+        raise InvalidInput(
+            f"run_chunk: job {job_id} has items 0 to {size - 1}; not {wrong[:5]}",
+            [{"field": "indexes", "message": f"out of range 0..{size - 1}: {wrong[:5]}"}],
+        )
 
 
 def _summary(report: ChunkReport) -> dict[str, Any]:

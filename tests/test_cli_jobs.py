@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,3 +99,74 @@ def test_the_bar_shows_done_rate_eta_and_failures() -> None:
     assert "12.5/s" in text
     assert "ETA 8s" in text
     assert "failed 1" in text
+
+
+def test_csv_literals_parse_only_in_free_form_objects(tmp_path: Path) -> None:
+    """createMeeting's ``settings`` is a free-form object: true, 3, null arrive typed there;
+    a typed field keeps its text for the model (a password of digits stays a string)."""
+    from zoomq.actions import CATALOG
+
+    rows = tmp_path / "m.csv"
+    rows.write_text(
+        "\ufeffuserId,topic,password,settings.host_video,settings.jbh_time,settings.x,"
+        "settings.name\n"
+        "me,true,123456,true,5,null,0123\n",
+        encoding="utf-8",
+    )
+    model = CATALOG["createMeeting"].input
+    [item] = list(read_items(rows, model))
+    assert item == {
+        "userId": "me",  # the BOM is not part of the first column's name
+        "topic": "true",
+        "password": "123456",
+        "settings": {"host_video": True, "jbh_time": 5, "x": None, "name": "0123"},
+    }
+    model.model_validate(item)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("email,firstName,email\na,b,c\n", "m.csv:1: column 'email' appears twice"),
+        ("email;firstName\na;b\n", "m.csv:1: the header is separated by ';': use commas"),
+    ],
+)
+def test_csv_headers_are_checked(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    with pytest.raises(_BadItems) as caught:
+        list(read_items(path))
+    assert says in str(caught.value)
+
+
+def test_an_item_over_the_line_limit_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"userId": "a"}\n' + json.dumps({"userId": "b" * 70_000}) + "\n")
+    with pytest.raises(_BadItems, match=r"x\.jsonl:2: the item is \d+ bytes, over the 65536"):
+        list(read_items(path))
+
+
+def test_unknown_action_suggests_the_closest(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"userId": "a"}\n')
+    result = CliRunner().invoke(
+        cli,
+        ["jobs", "submit", "-a", "getUsr", "--items", str(path), "--url", "http://127.0.0.1:9"],
+        env={"ZOOMQ_API_KEY": "k" * 40},
+    )
+    assert result.exit_code == 2
+    assert "unknown action 'getUsr' (did you mean getUser?)" in result.stderr
+
+
+def test_the_api_key_is_never_an_option_and_no_receiver_is_named(tmp_path: Path) -> None:
+    """--api-key does not exist; connection refused says how to start one."""
+    hidden = CliRunner().invoke(cli, ["jobs", "status", "j1", "--api-key", "k" * 40])
+    assert hidden.exit_code == 2
+    assert "No such option '--api-key'" in hidden.stderr
+    refused = CliRunner().invoke(
+        cli,
+        ["jobs", "status", "j1", "--url", "http://127.0.0.1:9/v1"],
+        env={"ZOOMQ_API_KEY": "k" * 40},
+    )
+    assert refused.exit_code == 1
+    assert "no receiver at http://127.0.0.1:9/v1: start `zoomq dev` or pass --url" in refused.stderr

@@ -151,3 +151,37 @@ def test_a_connections_file_alone_keeps_the_state_file_out(
     from_dev = with_dev_state(Settings(_env_file=None), ctx)
     assert from_dev.redis_url == "redis://127.0.0.1:7/0"
     assert from_dev.connection().client_id == "sandbox-client"
+
+
+def test_the_jobs_api_fields_round_trip_and_stay_on_loopback(state_path: Path) -> None:
+    """dev publishes its receiver URL and generated key for `zoomq jobs`; a remote URL voids it."""
+    api = {"api_url": "http://127.0.0.1:8123", "api_key": "k" * 43}
+    write_state(state_path, dict(SANDBOXED), api)
+    state = read_live_state(state_path)
+    assert state is not None
+    assert state.api == api
+    record = json.loads(state_path.read_text())
+    record["api"]["api_url"] = "http://example.com:8000"
+    state_path.write_text(json.dumps(record))
+    assert read_live_state(state_path) is None
+    with pytest.raises(ValueError, match="not a dev state setting: token"):
+        write_state(state_path, dict(SANDBOXED), {"token": "x"})
+
+
+def test_dev_generates_a_key_only_when_none_is_configured() -> None:
+    """A configured key is never printed nor passed on; a generated one is usable."""
+    from zoomq.cli.dev import _api_key
+
+    configured = Settings.model_validate({"jobs": {"api_keys": [{"name": "ops", "key": "c" * 40}]}})
+    env: dict[str, str] = {}
+    line, generated = _api_key(configured, env)
+    assert (generated, env) == (None, {})
+    assert "c" * 40 not in line
+    assert "ops" in line
+    line, generated = _api_key(Settings.model_validate({}), env)
+    assert generated is not None
+    assert generated in line
+    keys = Settings.model_validate(
+        {"jobs": {"api_keys": json.loads(env["ZOOMQ_API_KEYS"])}}
+    ).jobs.api_keys
+    assert [k.key.get_secret_value() for k in keys] == [generated]

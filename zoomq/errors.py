@@ -141,18 +141,28 @@ class TemplateError(InvalidInput):
 class InvalidItems(InvalidInput):
     """A job refused before anything was stored: ``errors`` lists (index, field, reason).
 
-    ``errors`` is bounded (``ZOOMQ_JOB_MAX_ERRORS``); ``count`` counts every invalid field.
+    ``errors`` is bounded (``ZOOMQ_JOB_MAX_ERRORS``, ``truncated`` when some were left
+    off); ``count`` counts the invalid items, ``total`` every invalid field of them.
     """
 
-    def __init__(self, errors: Sequence[Mapping[str, Any]], *, count: int) -> None:
+    def __init__(
+        self,
+        errors: Sequence[Mapping[str, Any]],
+        *,
+        count: int,
+        total: int | None = None,
+        truncated: bool = False,
+    ) -> None:
         first = errors[0] if errors else {}
         where = f"item {first.get('index')}: {first.get('field')}: {first.get('reason')}"
-        super().__init__(f"{count} invalid item field(s); first: {where}")
+        super().__init__(f"{count} invalid item(s); first: {where}")
         self.errors = [dict(e) for e in errors]
         self.count = count
+        self.total = total
+        self.truncated = truncated
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "count": self.count}
+        return {**super().to_dict(), "count": self.count, "errors_total": self.total}
 
 
 class TransportError(ZoomError):
@@ -371,8 +381,11 @@ class APIError(ZoomError):
         tracking_id: str | None = None,
         method: str | None = None,
         url: str | None = None,
+        service: str = "Zoom API",
     ) -> None:
         super().__init__(message)
+        #: Who answered: Zoom, or zoomq's own ``/v1`` API (``zoomq.jobs.Client``).
+        self.service = service
         self.status = status
         self.code = code
         self.message = message
@@ -383,7 +396,7 @@ class APIError(ZoomError):
 
     def __str__(self) -> str:
         code = f" code {self.code}" if self.code is not None else ""
-        return f"Zoom API error {self.status}{code}: {self.message}"
+        return f"{self.service} error {self.status}{code}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -73,6 +73,21 @@ def test_second_terminal_uses_the_running_dev_stack(tmp_path: Path) -> None:
         )  # fmt: skip
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert json.loads(sent.stdout)["delivered"] is True
+
+        # The banner's jobs command: receiver URL (a non-default port) and the generated
+        # API key come from the state file; the job runs through dev's worker.
+        assert f"http://127.0.0.1:{port}/v1" in text
+        job_line = re.search(r"^  (\S.*jobs submit .*)$", text, re.M)
+        assert job_line, text
+        submitted = subprocess.run(
+            ["/bin/sh", "-c", job_line.group(1)],
+            env=CLEAN_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        job = json.loads(submitted.stdout)
+        assert (job["status"], job["counts"]["succeeded"]) == ("completed", 1)
+        assert "stack's receiver and API key" in submitted.stderr
+        assert published["api"]["api_key"] not in submitted.stdout + submitted.stderr
     assert not state.exists()
     after = zoomq("action", "getUser", "--input", '{"userId":"me"}', cwd=tmp_path)
     assert after.returncode == 2

@@ -69,7 +69,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsStack]:
             "ZOOMQ_API_KEYS": json.dumps(
                 [
                     {"name": "tenant-a", "key": KEY_A},
-                    {"name": "tenant-b", "key": KEY_B, "connections": ["other"]},
+                    {"name": "tenant-b", "key": KEY_B, "connections": []},  # none: 403
                 ]
             ),
             "ZOOMQ_JOB_CALLBACK_HOSTS": listener.url,
@@ -225,11 +225,11 @@ def test_cli_over_http(stack: JobsStack, tmp_path: Path) -> None:
     results = _cli(stack, "results", accepted["job_id"])
     inputs = [json.loads(line)["input"] for line in results.stdout.splitlines()]
     assert inputs == [
-        {"userId": "me", "topic": "Launch", "settings": {"host_video": "true", "audio": "voip"}},
+        {"userId": "me", "topic": "Launch", "settings": {"host_video": True, "audio": "voip"}},
         {
             "userId": "me",
             "topic": "Demo",
-            "settings": {"host_video": "false", "audio": "both"},
+            "settings": {"host_video": False, "audio": "both"},  # typed: free-form
             "agenda": "Q&A",
         },
     ]

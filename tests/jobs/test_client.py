@@ -168,7 +168,10 @@ def test_request_errors_name_the_field() -> None:
         pytest.raises(InvalidInput) as caught,
     ):
         jobs.submit("getUser", [{"userId": "a"}], connection="x")
-    assert caught.value.errors == [{"field": "connection", "message": "'x' is not configured"}]
+    assert caught.value.errors == [{"field": "connection", "reason": "'x' is not configured"}]
+    assert str(caught.value) == (
+        "422 invalid_request: unknown connection (connection: 'x' is not configured)"
+    )
 
 
 def test_no_answer_is_a_transport_error() -> None:
@@ -216,6 +219,35 @@ def test_wait_gives_up_at_its_timeout() -> None:
     assert clock.now == pytest.approx(5.0)
 
 
+def test_wait_on_a_cancelled_job_says_what_it_waits_for() -> None:
+    """Cancelled, its running items not finished: the message says so, not 'still cancelled'."""
+    cancelled = {**job("cancelled"), "counts": {"running": 2, "cancelled": 2}}
+    clock = FakeClock()
+    with (
+        client(lambda _r: httpx.Response(200, json=cancelled), clock=clock) as jobs,
+        pytest.raises(TimeoutError) as caught,
+    ):
+        jobs.wait("j1", timeout=2.0, poll=1.0)
+    assert str(caught.value) == (
+        "job j1 is cancelled, but 2 running item(s) had not finished after 2.0s"
+    )
+
+
+def test_the_base_url_may_end_in_v1_and_replays_are_told() -> None:
+    """``.../v1`` is the same receiver; Idempotent-Replayed comes back as ``replayed``."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        body = {"job_id": "j1", "items": 1, "status_url": "/v1/jobs/j1"}
+        return httpx.Response(202, json=body, headers={"Idempotent-Replayed": "true"})
+
+    with Client("http://zoomq.test/v1/", KEY, transport=httpx.MockTransport(handler)) as jobs:
+        accepted = jobs.submit("getUser", [{"userId": "a"}], idempotency_key="k")
+    assert seen == ["/v1/jobs"]
+    assert accepted.replayed is True
+
+
 def test_results_are_read_line_by_line() -> None:
     lines = [
         {"index": 0, "state": "succeeded", "input": {"userId": "a"}, "output": {"id": "a"}},
@@ -244,3 +276,14 @@ def test_the_key_is_never_shown() -> None:
         assert KEY not in repr(jobs)
     with pytest.raises(InvalidInput, match="api_key"):
         Client("http://zoomq.test", "")
+
+
+def test_refusals_of_zoomqs_own_api_do_not_say_zoom() -> None:
+    """A 404 from /v1 is zoomq's answer, and its text says so."""
+    body = {"error": "not_found", "message": "no job 'j9'"}
+    with (
+        client(lambda _r: httpx.Response(404, json=body)) as jobs,
+        pytest.raises(NotFound) as caught,
+    ):
+        jobs.get("j9")
+    assert str(caught.value) == "zoomq /v1 API error 404: not_found: no job 'j9'"

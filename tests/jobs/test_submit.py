@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import redis
 
 from zoomq.errors import InvalidInput, InvalidItems, JobConflict
 from zoomq.jobs.models import JobRequest, JobStatus
-from zoomq.jobs.submit import Fanout, cancel, retry_failed, submit, validate
+from zoomq.jobs.submit import Fanout, Validated, cancel, retry_failed, submit, validate
 from zoomq.runtime.jobs import JobStore, Outcome
 from zoomq.runtime.keys import Keys
 from zoomq.runtime.names import RUN_CHUNK_TASK
@@ -56,10 +59,36 @@ def test_every_bad_item_is_named_by_index_and_field_and_nothing_is_stored(
     assert redis_client.keys("*") == []
 
 
-def test_a_job_needs_items_within_the_limit() -> None:
-    assert validate("getUser", []).errors[0].field == "items"
-    over = validate("getUser", ({"userId": "me"} for _ in range(10)), max_items=4)
-    assert (over.count, over.errors[0].index, over.errors[0].field) == (1, 4, "items")
+def test_a_job_needs_items_within_the_limit(store: JobStore, fanout: Fanout) -> None:
+    """No items is a request error naming ``items``, with no made-up item index."""
+    with pytest.raises(InvalidInput) as caught:
+        submit(store, fanout, "a", JobRequest(action="getUser"), iter([]))
+    assert not isinstance(caught.value, InvalidItems)
+    assert caught.value.errors == [{"field": "items", "message": "must not be empty"}]
+    with validate_closed("getUser", ({"userId": "me"} for _ in range(10)), max_items=4) as over:
+        assert (over.count, over.errors[0].index, over.errors[0].field) == (1, 4, "items")
+
+
+def test_count_is_items_and_the_list_says_when_it_is_cut(store: JobStore, fanout: Fanout) -> None:
+    """count = invalid items, total = their invalid fields, truncated past max_errors."""
+    items: list[object] = [{"meetingId": 1, "email": "x", "colour": "red"} for _ in range(4)]
+    items.append(7)  # not an object: an item-level error with its index
+    with pytest.raises(InvalidItems) as caught:
+        submit(store, fanout, "a", JobRequest(action="addMeetingRegistrant"), iter(items))
+    refused = caught.value
+    # Each of the 4 has 3 bad fields (email, firstName missing, colour); plus item 4.
+    assert (refused.count, refused.total, refused.truncated) == (5, 13, True)
+    assert len(refused.errors) == fanout.settings.max_errors
+    assert str(refused).startswith("5 invalid item(s); first: item 0: ")
+
+
+@contextmanager
+def validate_closed(*args: Any, **kwargs: Any) -> Iterator[Validated]:
+    checked = validate(*args, **kwargs)
+    try:
+        yield checked
+    finally:
+        checked.close()
 
 
 def test_unknown_action_is_refused_by_the_request_model() -> None:

@@ -386,3 +386,86 @@ def test_the_client_streaming_too_many_items_gets_the_413(redis_url: str, tmp_pa
         with pytest.raises(InvalidInput, match="too_many_items"):
             jobs.submit("getUser", ({"userId": f"u{i}"} for i in range(MAX_ITEMS * 3)))
         assert jobs.list_jobs().jobs == []
+
+
+def test_unknown_paths_and_methods_under_v1_answer_json(api: AppClient) -> None:
+    """404 and 405 under /v1 are JSON {error, message} like every other refusal."""
+    missing = api.get("/v1/nope", headers=A)
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    assert "/v1/nope" in missing.json()["message"]
+    wrong = api.request("DELETE", "/v1/jobs", headers=A)
+    assert wrong.status_code == 405
+    assert wrong.json()["error"] == "method_not_allowed"
+    assert set(wrong.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    assert api.get("/nowhere").headers["content-type"].startswith("text/plain")
+
+
+def test_no_items_and_non_object_items_are_named_precisely(api: AppClient) -> None:
+    """Empty items: a request error on ``items``; a non-object item: its own index."""
+    empty = submit(api, {"action": "getUser", "items": []})
+    assert empty.status_code == 422
+    assert empty.json()["errors"] == [{"field": "items", "reason": "must not be empty"}]
+    mixed = submit(api, {"action": "getUser", "items": [{"userId": "a"}, 5, {"nope": 1}]})
+    assert mixed.status_code == 422
+    body = mixed.json()
+    assert body["error"] == "invalid_items"
+    assert (body["count"], body["truncated"]) == (2, False)
+    assert body["message"]
+    assert [(e["index"], e["field"]) for e in body["errors"]][:1] == [(1, "item")]
+    assert {e["index"] for e in body["errors"]} == {1, 2}
+
+
+def _spool_app(redis_url: str, tmp_path: Path, **options: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+
+    from receiver.jobs import http_error, jobs_routes
+    from receiver.runtime import ReceiverRuntime
+    from zoomq.clock import SystemClock
+
+    settings = make_settings(redis_url, tmp_path, jobs=jobs_settings())
+    runtime = ReceiverRuntime(settings, settings.receiver, SystemClock())
+    return Starlette(
+        routes=jobs_routes(runtime, **options),
+        lifespan=runtime.lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+
+
+def test_a_spool_that_cannot_be_written_answers_507(
+    redis_url: str, tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    """Past SPOOL_MEMORY the upload goes to disk; a spool dir that fails is a JSON 507."""
+    gone = tmp_path / "no-such-dir"
+    big = lines([{"userId": f"user{i}@example.com" + "x" * 200} for i in range(6000)])
+    assert len(big) > 1 << 20
+    with AppClient(_spool_app(redis_url, tmp_path, spool_dir=gone)) as running:
+        answer = running.post("/v1/jobs?action=getUser", content=big, headers={**A, **NDJSON})
+    assert answer.status_code == 507, answer.text
+    assert answer.json()["error"] == "insufficient_storage"
+    assert "nothing was stored" in answer.json()["message"]
+    assert not [k for k in redis_client.keys("*") if b"job" in k]
+
+
+def test_an_upload_over_the_byte_cap_is_413(redis_url: str, tmp_path: Path) -> None:
+    with AppClient(_spool_app(redis_url, tmp_path, max_upload_bytes=1000)) as running:
+        answer = running.post(
+            "/v1/jobs?action=getUser", content=lines(users(100)), headers={**A, **NDJSON}
+        )
+    assert answer.status_code == 413
+    assert "over 1000 bytes" in answer.json()["message"]
+
+
+def test_a_key_limited_to_an_unconfigured_connection_stops_the_start(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Refused when the app is made, naming the key and the connection, not at a request."""
+    from zoomq.errors import ConfigurationError
+
+    keys = [{"name": "ops", "key": KEY_A, "connections": ["emea-typo"]}]
+    settings = make_settings(redis_url, tmp_path, jobs=jobs_settings(api_keys=keys))
+    with pytest.raises(
+        ConfigurationError, match=r"key 'ops' is limited to connection\(s\) emea-typo"
+    ):
+        create_app(settings)

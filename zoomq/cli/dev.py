@@ -38,7 +38,7 @@ from zoomq.processes import (
 from zoomq.redis_server import RedisServer, free_port
 from zoomq.settings import Settings
 
-__all__ = ["dev_command", "zoomq_command"]
+__all__ = ["DEV_KEY_NAME", "dev_command", "zoomq_command"]
 
 SANDBOX = {
     "ZOOM_ACCOUNT_ID": "sandbox-account",
@@ -167,6 +167,21 @@ def _webhook_secret(settings: Settings, env: dict[str, str]) -> tuple[str, str |
     return f"{generated} (generated)", generated
 
 
+#: The tenant name of the API key ``zoomq dev`` generates.
+DEV_KEY_NAME = "dev"
+
+
+def _api_key(settings: Settings, env: dict[str, str]) -> tuple[str, str | None]:
+    """The ``/v1`` key for the receiver's environment, as ``_webhook_secret`` does it:
+    what to print of it, and the generated one. Configured keys are never printed."""
+    if settings.jobs.api_keys:
+        names = ", ".join(k.name for k in settings.jobs.api_keys)
+        return f"from ZOOMQ_API_KEYS ({names})", None
+    generated = secrets.token_urlsafe(32)  # 43 characters, past MIN_API_KEY_LENGTH
+    env["ZOOMQ_API_KEYS"] = json.dumps([{"name": DEV_KEY_NAME, "key": generated}])
+    return f"{generated} (generated, tenant {DEV_KEY_NAME!r})", generated
+
+
 def zoomq_command(cwd: Path | None = None) -> str:
     """How to run this very ``zoomq`` from a shell in ``cwd``: ``zoomq`` if that is what PATH
     finds, else its path (relative when inside ``cwd``), as a Quickstart venv is not active."""
@@ -280,6 +295,7 @@ def _run(
     env = dict(os.environ)
     env["REDIS_URL"] = redis_server.url
     secret_line, generated = _webhook_secret(settings, env)
+    key_line, api_key = _api_key(settings, env)
     hook = f"http://127.0.0.1:{ports.receiver}/webhooks/zoom"
     python = [sys.executable, "-m", "zoomq"]
     sandbox_env: dict[str, str] = {}
@@ -308,7 +324,11 @@ def _run(
         state["archive_download_hosts"] = [f"127.0.0.1:{ports.sandbox}"]
     if generated is not None:
         state["zoom_webhook_secret_token"] = generated
-    write_state(state_file, state)
+    api_url = f"http://127.0.0.1:{ports.receiver}"
+    api = {"api_url": api_url}
+    if api_key is not None:
+        api["api_key"] = api_key
+    write_state(state_file, state, api)
     zoomq = zoomq_command()
     secret_arg = f" --secret '{generated}'" if generated is not None else ""
     click.echo(
@@ -317,12 +337,16 @@ def _run(
         + (f"  sandbox   http://127.0.0.1:{ports.sandbox}/v2 (Zoom emulator)\n"
            if use_sandbox else "  zoom      real account from ZOOM_* settings\n")
         + f"  receiver  {hook}\n"
+        + f"  jobs API  {api_url}/v1 (OpenAPI: {api_url}/v1/openapi.json)\n"
         "  worker    celery, queues events,actions,downloads,bulk\n"
-        f"  webhook secret: {secret_line}\n\n"
+        f"  webhook secret: {secret_line}\n"
+        f"  API key   {key_line}\n\n"
         f"Other terminals in this directory use this stack: {state_file} tells `zoomq`\n"
         "commands where it is, while nothing else is configured. Try:\n"
         f"  {zoomq} webhook send meeting.created --to {hook}{secret_arg}\n"
         + (f"""  {zoomq} action getUser --input '{{"userId": "me"}}'\n""" if use_sandbox else "")
+        + (f"""  echo '{{"userId": "me"}}' > users.jsonl && {zoomq} jobs submit """
+           """-a getUser --items users.jsonl --wait\n""" if use_sandbox else "")
         + f"  {zoomq} dlq list\n\n"
         "Ctrl-C stops everything.\n"
     )  # fmt: skip

@@ -18,12 +18,20 @@ import json
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ALLOWED", "STATE_FILE", "DevState", "read_live_state", "remove_state", "write_state"]
+__all__ = [
+    "ALLOWED",
+    "API_FIELDS",
+    "STATE_FILE",
+    "DevState",
+    "read_live_state",
+    "remove_state",
+    "write_state",
+]
 
 #: Where dev writes it and the CLI looks, relative to the working directory.
 STATE_FILE = Path(".zoomq") / "dev.json"
@@ -43,6 +51,9 @@ ALLOWED = frozenset(
         "archive_download_hosts",  # the sandbox's CDN: settings.archive.download_hosts
     }
 )
+#: What ``zoomq jobs`` takes from it (not ``Settings`` fields: the jobs commands are a
+#: client of the receiver): the receiver's URL and the API key dev generated.
+API_FIELDS = frozenset({"api_url", "api_key"})
 _URLS = ("redis_url", "zoom_api_base_url", "zoom_oauth_token_url", "zoom_oauth_authorize_url")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -55,11 +66,14 @@ class DevState:
     pid: int
     started: str
     settings: dict[str, Any]
+    #: ``API_FIELDS`` for ``zoomq jobs``; a key only when dev generated it.
+    api: dict[str, str] = field(default_factory=dict)
 
 
-def write_state(path: Path, settings: dict[str, Any]) -> None:
-    """Publish ``settings`` for this process, atomically, readable by this user only."""
-    unknown = set(settings) - ALLOWED
+def write_state(path: Path, settings: dict[str, Any], api: dict[str, str] | None = None) -> None:
+    """Publish ``settings`` (and ``api``) for this process, atomically, readable by this
+    user only."""
+    unknown = set(settings) - ALLOWED | set(api or {}) - API_FIELDS
     if unknown:
         raise ValueError(f"not a dev state setting: {', '.join(sorted(unknown))}")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -68,7 +82,12 @@ def write_state(path: Path, settings: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL, 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            record = {"pid": os.getpid(), "started": _started(os.getpid()), "settings": settings}
+            record = {
+                "pid": os.getpid(),
+                "started": _started(os.getpid()),
+                "settings": settings,
+                "api": api or {},
+            }
             json.dump(record, out, indent=2)
         os.replace(tmp, path)
     except BaseException:
@@ -104,7 +123,7 @@ def _private_dir(directory: Path) -> bool:
     )
 
 
-def _read(path: Path) -> DevState | None:
+def _read(path: Path) -> DevState | None:  # noqa: PLR0911 - one return per check
     text = _private_text(path)
     try:
         data = json.loads(text) if text is not None else None
@@ -120,7 +139,15 @@ def _read(path: Path) -> DevState | None:
     hosts = settings.get("archive_download_hosts", [])
     if not isinstance(hosts, list) or not all(_loopback(f"http://{h}") for h in hosts):
         return None
-    return DevState(path=path, pid=pid, started=str(started or ""), settings=settings)
+    api = data.get("api", {})
+    if (
+        not isinstance(api, dict)
+        or set(api) - API_FIELDS
+        or not all(isinstance(v, str) for v in api.values())
+        or not _loopback(api.get("api_url"))
+    ):
+        return None
+    return DevState(path=path, pid=pid, started=str(started or ""), settings=settings, api=api)
 
 
 def _private_text(path: Path) -> str | None:

@@ -2,9 +2,10 @@
 
 ``models`` holds the shapes every layer shares (the store in ``zoomq.runtime.jobs``
 returns them); ``submit`` validates and fans a job out; ``execute`` and ``batch`` run its
-chunks in the worker.
+chunks in the worker; ``Client`` is the Python client of the receiver's ``/v1`` API.
 """
 
+from zoomq.jobs.client import Client
 from zoomq.jobs.models import (
     ItemError,
     ItemErrorReport,
@@ -16,6 +17,7 @@ from zoomq.jobs.models import (
 )
 
 __all__ = [
+    "Client",
     "ItemError",
     "ItemErrorReport",
     "ItemResult",

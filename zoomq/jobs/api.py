@@ -24,6 +24,7 @@ __all__ = [
     "JobList",
     "ParamError",
     "RequestErrors",
+    "Submitted",
 ]
 
 API_PREFIX = "/v1"
@@ -41,6 +42,13 @@ class Accepted(_Body):
     job_id: str
     items: int
     status_url: str
+
+
+class Submitted(Accepted):
+    """What ``Client.submit`` returns: the 202 body, and whether it was an idempotent replay
+    (``Idempotent-Replayed: true``: the same key and body named an existing job)."""
+
+    replayed: bool = False
 
 
 class JobBody(JobView):

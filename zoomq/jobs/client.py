@@ -12,7 +12,7 @@ Items given as a list or tuple of at most ``JSON_ITEMS`` go as one JSON body; an
 else (more items, a generator, a file read line by line) is streamed as NDJSON, never held
 whole. Refusals raise the project's tree (``zoomq.errors``): invalid items
 ``InvalidItems`` (``errors``: index, field, reason; ``count``), other 422 and 413
-``InvalidInput`` (``errors``: field, message), 400 ``BadRequest``, 401
+``InvalidInput`` (``errors``: field, reason; its text names the first), 400 ``BadRequest``, 401
 ``Unauthorized``, 403 ``PermissionDenied``, 404 ``NotFound``, 409 ``Conflict`` (an
 idempotency key reused with another body), 5xx ``ServerError``, a 3xx
 ``UnexpectedStatus`` (never followed: it would take the key along), no answer
@@ -43,7 +43,7 @@ from zoomq.errors import (
     Unauthorized,
     UnexpectedStatus,
 )
-from zoomq.jobs.api import NDJSON, Accepted, ItemsPage, JobBody, JobList
+from zoomq.jobs.api import NDJSON, Accepted, ItemsPage, JobBody, JobList, Submitted
 from zoomq.jobs.models import ItemResult, ItemState, JobStatus, JobView
 
 __all__ = ["JSON_ITEMS", "TERMINAL", "Client", "finished"]
@@ -97,7 +97,8 @@ class Client:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not key:
             raise InvalidInput("api_key is empty", [{"field": "api_key", "message": "empty"}])
-        self.base_url = base_url.rstrip("/")
+        # The receiver's base URL; one given with the API's own ``/v1`` means the same.
+        self.base_url = base_url.rstrip("/").removesuffix("/v1").rstrip("/")
         self._clock = clock or SystemClock()
         self._http = httpx.Client(
             base_url=self.base_url + "/v1",
@@ -152,7 +153,7 @@ class Client:
         callback_url: str | None = None,
         priority: Priority = "normal",
         batch: bool = True,
-    ) -> Accepted:
+    ) -> Submitted:
         """Submit a job; every item is checked before any is queued (else ``InvalidItems``).
 
         ``batch=False`` makes registrant jobs add people one by one instead of through
@@ -181,7 +182,8 @@ class Client:
                 headers={"Content-Type": NDJSON},
             )
         accepted: Accepted = self._model(Accepted, response)
-        return accepted
+        replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
+        return Submitted(**accepted.model_dump(), replayed=replayed)
 
     def get(self, job_id: str) -> JobBody:
         """The job's counts per state, progress, rate and ETA."""
@@ -254,13 +256,21 @@ class Client:
             if deadline is not None:
                 left = deadline - clock.monotonic()
                 if left <= 0:
-                    raise TimeoutError(
-                        f"job {job_id} still {job.status} after {timeout}s "
-                        f"({job.progress:.0%} done)"
-                    )
+                    raise TimeoutError(_still(job, timeout))
                 delay = min(delay, left)
             clock.sleep(delay)
             delay = min(delay * 1.5, max_poll)
+
+
+def _still(job: JobView, timeout: float | None) -> str:
+    """Why ``wait`` gave up, in words that fit the job's status."""
+    if job.status == JobStatus.CANCELLED:
+        running = job.counts.get(ItemState.RUNNING, 0)
+        return (
+            f"job {job.job_id} is cancelled, but {running} running item(s) had not finished "
+            f"after {timeout}s"
+        )
+    return f"job {job.job_id} still {job.status} after {timeout}s ({job.progress:.0%} done)"
 
 
 def _raise_for(response: httpx.Response, method: str) -> None:
@@ -283,21 +293,26 @@ def _raise_for(response: httpx.Response, method: str) -> None:
         errors = [
             {
                 "field": _where(e),
-                "message": str(e.get("reason") or e.get("message") or ""),
+                "reason": str(e.get("reason") or e.get("message") or ""),
             }
             for e in body.get("errors") or []
             if isinstance(e, dict)
         ]
-        count = body.get("count")
-        text = f"{error}: {message}" if count is None else f"{error}: {count} invalid item(s)"
+        text = f"{status} {error}: {message}"
+        if errors:  # the first field and why, so str(exc) alone says what to fix
+            text += f" ({errors[0]['field'] or 'request'}: {errors[0]['reason']})"
         raise InvalidInput(text, errors)
     url = str(response.request.url)
     if 300 <= status < 400:
-        raise UnexpectedStatus(message, status=status, method=method, url=url)
+        raise UnexpectedStatus(message, status=status, method=method, url=url, service=_SERVICE)
     if status >= 500:
-        raise ServerError(message, status=status, method=method, url=url)
+        raise ServerError(message, status=status, method=method, url=url, service=_SERVICE)
     cls = _ERRORS.get(status, APIError)
-    raise cls(f"{error}: {message}", status=status, method=method, url=url)
+    raise cls(f"{error}: {message}", status=status, method=method, url=url, service=_SERVICE)
+
+
+#: What the client's ``APIError`` say answered: not Zoom.
+_SERVICE = "zoomq /v1 API"
 
 
 def _where(error: Mapping[str, Any]) -> str:

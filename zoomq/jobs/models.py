@@ -169,8 +169,12 @@ class FieldError(_Model):
 
 
 class ItemErrorReport(_Model):
-    """The 422 body of a job refused up front: ``count`` invalid fields, the first listed."""
+    """The 422 body of a job refused up front: ``count`` invalid items, ``errors_total``
+    invalid fields among them, the first listed (``truncated`` when some were left off)."""
 
     error: Literal["invalid_items"] = "invalid_items"
+    message: str = ""
     count: int
+    errors_total: int = 0
+    truncated: bool = False
     errors: list[FieldError]

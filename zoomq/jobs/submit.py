@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from pydantic import ValidationError
 
@@ -36,6 +38,7 @@ from zoomq.settings import JobsSettings
 __all__ = [
     "BATCH_SIZE",
     "PRIORITY_STEPS",
+    "SPOOL_MEMORY",
     "Fanout",
     "Validated",
     "cancel",
@@ -58,12 +61,39 @@ _BATCHED = frozenset({"addMeetingRegistrant", "addWebinarRegistrant"})
 
 @dataclass
 class Validated:
-    """Items checked: their canonical JSON (to store), and what was wrong with them."""
+    """Items checked: their canonical JSON (to store, spooled: on disk past
+    ``SPOOL_MEMORY``), and what was wrong with them.
 
-    items: list[str] = field(default_factory=list)
+    ``count`` invalid items, ``total`` invalid fields among them, the first ``errors``
+    listed (``truncated`` when some were left off); ``items`` read 0 means none were given.
+    """
+
+    spool: IO[bytes] = field(default_factory=lambda: _spool(None))
     errors: list[FieldError] = field(default_factory=list)
     count: int = 0
+    total: int = 0
+    read: int = 0
+    truncated: bool = False
     digest: Any = field(default_factory=hashlib.sha256)
+
+    @property
+    def items(self) -> Iterator[str]:
+        """The valid items' canonical JSON, read back from the spool one at a time."""
+        self.spool.seek(0)
+        for line in self.spool:
+            yield line[:-1].decode()
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+#: Valid items are kept in memory up to this size, then in a temporary file.
+SPOOL_MEMORY: Final = 1 << 20
+
+
+def _spool(directory: str | os.PathLike[str] | None) -> IO[bytes]:
+    where = None if directory is None else os.fspath(directory)
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=where)
 
 
 def _canonical(value: Any) -> str:
@@ -80,42 +110,50 @@ def validate(
     *,
     max_errors: int = 50,
     max_items: int = 100_000,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> Validated:
     """Check every item against ``action``'s input model; errors as (index, field, reason).
 
     At most ``max_errors`` are listed, every one counted. Items beyond ``max_items`` are
-    not read: the refusal names the limit (index ``max_items``, field ``items``).
+    not read: the refusal names the limit (index ``max_items``, field ``items``). Valid
+    items go to a spool (in ``spool_dir``), so a large upload is never held whole; the
+    caller closes it (``Validated.close``). ``OSError`` if the spool cannot be written.
     """
     spec = CATALOG[action] if isinstance(action, str) else action
     model = spec.input
-    found = Validated()
+    found = Validated(spool=_spool(spool_dir))
     digest = found.digest
 
     def refuse(index: int, where: str, reason: str) -> None:
-        found.count += 1
+        found.total += 1
         if len(found.errors) < max_errors:
             found.errors.append(FieldError(index=index, field=where, reason=reason))
+        else:
+            found.truncated = True
 
-    index = -1
     for index, item in enumerate(items):
+        found.read = index + 1
         if index >= max_items:
+            found.count += 1
             refuse(index, "items", f"a job holds at most {max_items} items")
             break
         if not isinstance(item, Mapping):
+            found.count += 1
             refuse(index, "item", "must be a JSON object (the action's input)")
             continue
         try:
             model.model_validate(dict(item))
         except ValidationError as exc:
+            found.count += 1
             for error in exc.errors():
                 refuse(index, _field(error["loc"]), str(error["msg"]))
             continue
+        if found.count:  # refused anyway: nothing more to keep
+            continue
         text = _canonical(item)
-        found.items.append(text)
+        found.spool.write(text.encode() + b"\n")
         digest.update(text.encode())
         digest.update(b"\n")
-    if index < 0:
-        refuse(0, "items", "a job needs at least one item")
     return found
 
 
@@ -187,13 +225,15 @@ def submit(
     items: Iterable[Any] | None = None,
     *,
     connections: Collection[str] | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[JobView, bool]:
     """Validate, store and fan out a job; returns its view and whether it is new.
 
     ``items`` (an iterable, e.g. NDJSON lines parsed one by one) replaces
-    ``request.items``. ``connections`` are those the tenant may use (None: any). Raises
-    ``InvalidItems`` (nothing stored), ``InvalidInput`` naming ``connection`` or
-    ``callback_url``, or ``JobConflict``.
+    ``request.items``. ``connections`` are those the tenant may use (None: any). Valid
+    items are spooled in ``spool_dir`` (default: the system's) while the rest are checked.
+    Raises ``InvalidItems`` (nothing stored), ``InvalidInput`` naming ``items`` (none),
+    ``connection`` or ``callback_url``, ``JobConflict``, or ``OSError`` (the spool).
     """
     settings = enqueue.settings
     if connections is not None and request.connection not in connections:
@@ -212,19 +252,33 @@ def submit(
         request.items if items is None else items,
         max_errors=settings.max_errors,
         max_items=settings.max_items,
+        spool_dir=spool_dir,
     )
-    if checked.count:
-        raise InvalidItems([e.model_dump() for e in checked.errors], count=checked.count)
-    meta = JobMeta.of(request)
-    digest = request_digest(meta, checked.digest)
-    committed = store.create(
-        tenant,
-        digest,
-        meta,
-        checked.items,
-        chunks=lambda job_id, n: enqueue.chunks(job_id, range(n), meta),
-        window=settings.window,
-    )
+    try:
+        if not checked.read:
+            raise InvalidInput(
+                "a job needs at least one item",
+                [{"field": "items", "message": "must not be empty"}],
+            )
+        if checked.count:
+            raise InvalidItems(
+                [e.model_dump() for e in checked.errors],
+                count=checked.count,
+                total=checked.total,
+                truncated=checked.truncated,
+            )
+        meta = JobMeta.of(request)
+        digest = request_digest(meta, checked.digest)
+        committed = store.create(
+            tenant,
+            digest,
+            meta,
+            checked.items,
+            chunks=lambda job_id, n: enqueue.chunks(job_id, range(n), meta),
+            window=settings.window,
+        )
+    finally:
+        checked.close()
     view = store.get(committed.job_id)
     assert view is not None, "a committed job is readable"
     return view, committed.created
