@@ -140,6 +140,9 @@ def with_dev_state(settings: Settings, ctx: click.Context) -> Settings:
     running_dev = "dev" in (ctx.find_root().invoked_subcommand, ctx.command.name)
     if running_dev or settings.model_fields_set & _CONFIGURED:
         return settings
+    # `zoomq jobs` talks HTTP and says itself where to; `--help` uses no stack at all.
+    if ctx.find_root().invoked_subcommand == "jobs" or ctx.resilient_parsing:
+        return settings
     state = read_live_state()
     if state is None:
         if STATE_FILE.parent.is_dir():  # dev was used here, and is not running now
