@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,6 +53,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Download ``spec["files"]`` with ``spec["concurrency"]`` threads; time, bytes, peak RSS."""
     from zoomq.archive.download import download, download_hosts
     from zoomq.archive.files import RecordingFile
+    from zoomq.archive.http11 import Http11
     from zoomq.archive.storage import open_storage
 
     storage = open_storage(spec["dest"], s3_options=spec.get("s3_options"))
@@ -64,12 +64,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     allowed = download_hosts(["127.0.0.1"])
 
-    local = threading.local()  # one HTTP client per thread, as the worker keeps them
+    client = Http11(timeout=60.0, connect_timeout=5.0)  # a connection per GET, no pool
 
     def one(f: RecordingFile) -> int:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0))
         stored = download(
             client,
             f,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from zoomq.archive import LocalStorage, RecordingFile, download_hosts, files_of
+from zoomq.archive.http11 import Http11
 from zoomq.sandbox import SandboxConfig, SandboxServer
 
 MIB = 1024 * 1024
@@ -22,9 +22,8 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30.0) as client:
-        yield client
+def http() -> Http11:
+    return Http11(timeout=30.0, connect_timeout=5.0)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import io
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from tests.archive.conftest import MIB
@@ -27,8 +27,9 @@ from zoomq.archive import (
     RecordingGone,
     StorageError,
     download,
+    download_hosts,
 )
-from zoomq.archive.download import READ_BYTES
+from zoomq.archive.http11 import Http11
 from zoomq.archive.local import PART_SUFFIX
 from zoomq.sandbox import SandboxServer
 from zoomq.sandbox.content import expected_bytes, expected_sha256
@@ -44,7 +45,7 @@ def _final_and_part(storage: LocalStorage, f: RecordingFile) -> tuple[Path, Path
 
 def test_a_file_downloads_byte_identical_and_is_visible_only_after_commit(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
@@ -75,7 +76,7 @@ def test_a_file_downloads_byte_identical_and_is_visible_only_after_commit(
 
 def test_a_cut_off_keeps_the_part_and_the_next_call_resumes_from_there(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
@@ -108,12 +109,11 @@ def test_a_cut_off_keeps_the_part_and_the_next_call_resumes_from_there(
 
 def test_a_server_that_ignores_the_range_still_gives_the_whole_file(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
     recording_file: MakeFile,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A 200 to a Range request: the stored start is kept, the body's start dropped."""
     f = recording_file(2 * MIB)
@@ -122,18 +122,24 @@ def test_a_server_that_ignores_the_range_still_gives_the_whole_file(
     with pytest.raises(IncompleteDownload):
         download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
 
-    def no_range(request: httpx.Request) -> None:
-        request.headers.pop("range", None)
-
-    http.event_hooks["request"] = [no_range]
-    stored = download(http, f, storage.begin(key), token=token, allowed_hosts=allowed)
-    assert sandbox.state.range_log[f.file_id] == [0, 0]
+    whole = expected_bytes(f.file_id, 0, f.file_size)
+    with Listener(lambda _: (200, {"Content-Type": "video/mp4"}, whole)) as cdn:
+        moved = dataclasses.replace(f, download_url=f"{cdn.url}/rec/{f.file_id}")
+        stored = download(
+            http,
+            moved,
+            storage.begin(key),
+            token=token,
+            allowed_hosts=download_hosts(["127.0.0.1"]),
+        )
+        assert [seen.headers.get("range") for seen in cdn.seen] == ["bytes=700000-"]
     assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
+    assert storage.root.joinpath(key).read_bytes() == whole
 
 
 def test_an_html_page_is_unauthorized_and_writes_nothing(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     allowed: Allowed,
     recording_file: MakeFile,
@@ -149,7 +155,7 @@ def test_an_html_page_is_unauthorized_and_writes_nothing(
 
 def test_a_missing_file_is_gone(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
@@ -164,7 +170,7 @@ def test_a_missing_file_is_gone(
 
 def test_a_redirect_to_a_foreign_host_is_refused_before_any_request_reaches_it(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
@@ -182,7 +188,7 @@ def test_a_redirect_to_a_foreign_host_is_refused_before_any_request_reaches_it(
 
 
 def test_a_download_url_not_on_a_zoom_host_is_never_requested(
-    http: httpx.Client, storage: LocalStorage, token: str, recording_file: MakeFile
+    http: Http11, storage: LocalStorage, token: str, recording_file: MakeFile
 ) -> None:
     """Even the first URL must be Zoom's: the token is not sent anywhere else."""
     f = recording_file(MIB)
@@ -200,7 +206,7 @@ def test_a_download_url_not_on_a_zoom_host_is_never_requested(
 
 def test_the_token_goes_as_a_bearer_header_and_only_to_the_first_host(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     recording_file: MakeFile,
@@ -250,7 +256,7 @@ SIZE = int(os.environ.get("ZOOMQ_TEST_BIG_FILE_MIB", "512")) * MIB
 
 def test_a_large_file_streams_in_constant_memory(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
@@ -298,7 +304,7 @@ class _DiskFillsUp:
 
 def test_a_disk_that_fills_up_mid_download_names_the_part_and_keeps_what_it_took(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     tmp_path: Path,
     token: str,
     allowed: Allowed,
@@ -319,32 +325,32 @@ def test_a_disk_that_fills_up_mid_download_names_the_part_and_keeps_what_it_took
     assert storage.stored(storage.key_for(f)) is None
 
 
-def test_the_body_is_read_in_pieces_larger_than_httpcores_default(
+def test_each_piece_is_read_into_a_buffer_of_its_own(
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     storage: LocalStorage,
     token: str,
     allowed: Allowed,
     recording_file: MakeFile,
 ) -> None:
-    """Reads of up to READ_BYTES, each handed on as it came (not re-chunked): a socket that
-    has more than 64 KiB waiting gives more than 64 KiB at once."""
-    f = recording_file(8 * MIB)
+    """Storage gets the body in chunk_size pieces, and a piece handed on is never
+    overwritten by a later read: the pieces, kept as given, are the file."""
+    f = recording_file(8 * MIB + 5)
     upload = storage.begin(storage.key_for(f))
-    sizes: list[int] = []
+    given: list[Any] = []
     write = upload.write
 
-    def slow_write(chunk: bytes) -> None:
-        if len(sizes) < 8:
-            time.sleep(0.02)  # the socket's buffer fills meanwhile
-        sizes.append(len(chunk))
+    def keeping_write(chunk: bytes) -> None:
+        if len(given) < 3:
+            time.sleep(0.02)  # reads go on meanwhile
+        given.append(chunk)  # the object itself, not a copy
         write(chunk)
 
-    upload.write = slow_write  # type: ignore[method-assign]
-    stored = download(http, f, upload, token=token, allowed_hosts=allowed)
+    upload.write = keeping_write  # type: ignore[method-assign]
+    stored = download(http, f, upload, token=token, allowed_hosts=allowed, chunk_size=MIB)
     assert stored.sha256 == expected_sha256(f.file_id, f.file_size)
-    assert max(sizes) > 64 * 1024
-    assert max(sizes[1:]) <= READ_BYTES  # the first is the sniffed head, joined
+    assert [len(piece) for piece in given] == [MIB] * 8 + [5]
+    assert hashlib.sha256(b"".join(given)).hexdigest() == stored.sha256
 
 
 @pytest.mark.parametrize(
@@ -377,12 +383,16 @@ def test_html_by_its_type_or_by_its_first_bytes_is_refused(
         }
     )
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": content_type}, content=body)
-
-    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+    with Listener(lambda _: (200, {"Content-Type": content_type}, body)) as server:
+        f = dataclasses.replace(f, download_url=f"{server.url}/rec/download/f")
         upload = storage.begin(storage.key_for(f))
         with pytest.raises(DownloadUnauthorized):
-            download(client, f, upload, token="t", allowed_hosts=lambda h: h == "zoom.us")
+            download(
+                Http11(timeout=5, connect_timeout=5),
+                f,
+                upload,
+                token="t",
+                allowed_hosts=download_hosts(["127.0.0.1"]),
+            )
     assert upload.offset == 0
     assert storage.stored(storage.key_for(f)) is None

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.client.listener import Answer, Listener, Seen
 from zoomq.archive import DownloadUnauthorized, IncompleteDownload, LocalStorage, RecordingFile
 from zoomq.archive.download import download, download_hosts
+from zoomq.archive.http11 import Http11
 from zoomq.archive.local import PART_SUFFIX
 from zoomq.redis_server import free_port
 
@@ -35,14 +35,13 @@ def _serving(status: int, headers: dict[str, str], body: bytes) -> Listener:
 
 
 def _fetch(storage: LocalStorage, f: RecordingFile) -> None:
-    with httpx.Client(timeout=10) as client:
-        download(
-            client,
-            f,
-            storage.begin(storage.key_for(f)),
-            token="tok",
-            allowed_hosts=download_hosts(["127.0.0.1"]),
-        )
+    download(
+        Http11(timeout=10, connect_timeout=5),
+        f,
+        storage.begin(storage.key_for(f)),
+        token="tok",
+        allowed_hosts=download_hosts(["127.0.0.1"]),
+    )
 
 
 def _nothing_stored(storage: LocalStorage, f: RecordingFile) -> bool:

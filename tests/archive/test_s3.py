@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.archive.s3server import CREDENTIALS, REGION, S3Server, moto_server
 from zoomq.archive.download import download
 from zoomq.archive.files import RecordingFile
+from zoomq.archive.http11 import Http11
 from zoomq.archive.s3 import S3Storage, S3Upload
 from zoomq.archive.storage import open_storage
 from zoomq.errors import ConfigurationError, IncompleteDownload, StorageError
@@ -350,7 +350,7 @@ def test_a_large_upload_holds_at_most_about_one_part_in_memory(s3: S3Server) -> 
 def test_a_sandbox_recording_downloads_into_the_bucket_and_resumes_by_range(
     s3: S3Server,
     sandbox: SandboxServer,
-    http: httpx.Client,
+    http: Http11,
     token: str,
     allowed: Callable[[str], bool],
     recording_file: Callable[..., RecordingFile],

@@ -2,12 +2,15 @@
 
 Zoom's ``download_url`` takes the token as ``Authorization: Bearer`` (never as an
 ``access_token`` query parameter, which ends up in proxy and server logs) and answers
-302 to a signed CDN URL on another host. Redirects are followed here, not by httpx,
-so each hop is checked first: only to hosts ``allowed_hosts`` accepts (Zoom's), and
-the Authorization header only to the first URL's origin. A wrong or expired token
-gets a 200 HTML page, not a 401: HTML is refused before a byte is stored.
+302 to a signed CDN URL on another host. Every hop is one GET of ``Http11`` (verified
+https, direct connections, see ``zoomq.archive.http11``), and redirects are followed
+here, so each hop is checked before anything is sent to it: only to hosts
+``allowed_hosts`` accepts (Zoom's), and the Authorization header only to the first URL's
+origin. A wrong or expired token gets a 200 HTML page, not a 401: HTML is refused before
+a byte is stored.
 
-The body is streamed in ``chunk_size`` pieces into the ``Upload`` and hashed on the
+The body is read in ``chunk_size`` pieces, each into a buffer of its own (one read of
+the socket fills it: no copy, no per-read overhead), into the ``Upload`` and hashed on the
 way; a resumed download asks ``Range: bytes=<offset>-`` and starts the digest from
 the bytes already stored. If the server ignores the Range (a 200), the first
 ``offset`` bytes of the body are read and dropped, not written again: the stored
@@ -22,12 +25,11 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
-import httpx
-
 from zoomq.archive.files import RecordingFile
+from zoomq.archive.http11 import Http11, HttpError, Response
 from zoomq.archive.storage import StoredFile, Upload
 from zoomq.errors import (
     ArchiveError,
@@ -39,7 +41,6 @@ from zoomq.errors import (
 
 __all__ = [
     "MAX_REDIRECTS",
-    "READ_BYTES",
     "SNIFF_BYTES",
     "ZOOM_DOMAIN",
     "download",
@@ -52,15 +53,6 @@ MAX_REDIRECTS = 5
 
 #: Zoom's hosts: this and its subdomains.
 ZOOM_DOMAIN = "zoom.us"
-
-#: Bytes asked of the socket per read of an HTTP/1.1 body. httpcore asks 64 KiB, and its
-#: per-read cost (h11 events, generators, two GIL round trips) then costs more than the
-#: bytes: reading 256 KiB takes 0.3 s of CPU per GiB instead of 0.6
-#: (``bench/bench_archive.py``). httpx has no per-client setting for it, so this raises
-#: httpcore's for the process; a small response costs the same, one read is one read.
-READ_BYTES = 256 * 1024
-_HTTP11 = httpcore.HTTP11Connection
-_HTTP11.READ_NUM_BYTES = max(_HTTP11.READ_NUM_BYTES, READ_BYTES)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_START = re.compile(
@@ -131,7 +123,7 @@ def _check(url: str, allowed_hosts: Callable[[str], bool], what: str) -> None:
 
 
 def download(
-    client: httpx.Client,
+    client: Http11,
     f: RecordingFile,
     upload: Upload,
     *,
@@ -158,7 +150,7 @@ def download(
         if offset:
             headers["Range"] = f"bytes={offset}-"
         try:
-            with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+            with client.get(url, headers) as response:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
                     if not location:
@@ -167,7 +159,7 @@ def download(
                     _check(url, allowed_hosts, f"a redirect of file {f.file_id}")
                     continue
                 return _receive(response, f, upload, chunk_size, progress)
-        except httpx.TransportError as exc:  # before the headers: nothing new stored
+        except HttpError as exc:  # before the headers: nothing new stored
             raise IncompleteDownload(
                 f"file {f.file_id}: {_host(url)} could not be reached ({type(exc).__name__})",
                 reached=upload.offset,
@@ -176,7 +168,7 @@ def download(
     raise DownloadRefused(f"file {f.file_id}: more than {MAX_REDIRECTS} redirects")
 
 
-def _total_size(response: httpx.Response, offset: int) -> int | None:
+def _total_size(response: Response, offset: int) -> int | None:
     """The whole file's size as the response states it, if it does."""
     if response.status_code == 206:
         total = response.headers.get("content-range", "").rpartition("/")[2]
@@ -185,7 +177,7 @@ def _total_size(response: httpx.Response, offset: int) -> int | None:
     return int(length) if length.isdigit() else None
 
 
-def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> StoredFile | None:
+def _refuse(response: Response, f: RecordingFile, upload: Upload) -> StoredFile | None:
     """Raise for an answer that is not the file; a stored file for a 416 at its very end."""
     status, offset = response.status_code, upload.offset
     if status in (401, 403):
@@ -200,6 +192,10 @@ def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> Store
         raise IncompleteDownload(f"file {f.file_id}: stored part unusable (416)", reached=0)
     if status not in (200, 206):
         raise ArchiveError(f"file {f.file_id}: the download answered {status}")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Asked for identity: an encoded body's sizes and ranges are not the file's.
+        raise ArchiveError(f"file {f.file_id}: the download came {encoding}-encoded")
     content_type = response.headers.get("content-type")
     if looks_like_html(content_type, b"") or not _fits(f, content_type):
         raise DownloadUnauthorized(
@@ -218,36 +214,42 @@ def _refuse(response: httpx.Response, f: RecordingFile, upload: Upload) -> Store
     return None
 
 
-def _body(response: httpx.Response, f: RecordingFile, *, sniff: bool, skip: int) -> Iterator[bytes]:
-    """The body's chunks: the first ``SNIFF_BYTES`` held back until they are known not to
-    be a web page (``sniff``), and the first ``skip`` bytes dropped (a Range ignored).
-
-    Raw, as the socket gave them, unless the server encoded the body anyway (identity was
-    asked for) or it is read already: httpx's decoding and re-chunking cost per chunk
-    about as much as receiving it."""
-    encoded = response.headers.get("content-encoding", "identity").strip().lower()
-    raw = encoded in ("", "identity") and not response.is_stream_consumed
-    chunks = response.iter_raw() if raw else response.iter_bytes()
-    head: list[bytes] | None = [] if sniff else None
-    for received in chunks:
-        data = received
-        if head is not None:
-            head.append(received)
-            if sum(map(len, head)) < SNIFF_BYTES:
-                continue
-            data, head = _sniffed(f, b"".join(head)), None
-        if skip:
-            dropped = min(skip, len(data))
-            skip -= dropped
-            data = data[dropped:]
-        if data:
-            yield data
-        if head is None and not skip:
-            yield from chunks  # the rest as it comes: one frame less per chunk
+def _pieces(response: Response, size: int) -> Iterator[memoryview]:
+    """The body in pieces of ``size`` bytes (the last may be shorter), each read into a
+    buffer of its own: a piece waiting to be hashed or written is never overwritten, and
+    at most the few the ``_Sink`` holds are alive at once."""
+    while True:
+        buffer = bytearray(size)
+        received = response.readinto(buffer)
+        if not received:
             return
-    if head is not None:  # a body shorter than SNIFF_BYTES
-        data = _sniffed(f, b"".join(head))
-        yield data[min(skip, len(data)) :]
+        yield memoryview(buffer)[:received]
+
+
+def _body(
+    response: Response, f: RecordingFile, *, sniff: bool, skip: int, size: int
+) -> Iterator[memoryview]:
+    """The body's pieces: the first ``SNIFF_BYTES`` looked at before any is handed on
+    (``sniff``: not a web page), and the first ``skip`` bytes dropped (a Range ignored)."""
+    pieces = _pieces(response, size)
+    held: list[memoryview] = []
+    if sniff:
+        head = bytearray()
+        for piece in pieces:
+            held.append(piece)
+            head += piece[: SNIFF_BYTES - len(head)]
+            if len(head) >= SNIFF_BYTES:
+                break
+        _sniffed(f, bytes(head))  # a body shorter than SNIFF_BYTES is looked at whole
+    for group in (held, pieces):
+        for piece in group:
+            data = piece
+            if skip:
+                dropped = min(skip, len(data))
+                skip -= dropped
+                data = data[dropped:]
+            if data:
+                yield data
 
 
 def _sniffed(f: RecordingFile, head: bytes) -> bytes:
@@ -266,7 +268,7 @@ def _fits(f: RecordingFile, content_type: str | None) -> bool:
 
 
 def _receive(
-    response: httpx.Response,
+    response: Response,
     f: RecordingFile,
     upload: Upload,
     chunk_size: int,
@@ -293,9 +295,9 @@ def _receive(
     sniff = response.status_code == 200 or not offset
     try:
         try:
-            for data in _body(response, f, sniff=sniff, skip=skip):
+            for data in _body(response, f, sniff=sniff, skip=skip, size=chunk_size):
                 sink.add(data)
-        except httpx.TransportError as exc:
+        except HttpError as exc:
             sink.close()  # what arrived is written: a resume loses nothing that came over
             raise IncompleteDownload(
                 f"file {f.file_id}: the connection broke at {upload.offset} of {expected} "
@@ -322,8 +324,9 @@ def _receive(
 class _Sink:
     """Gathers received bytes into ``chunk_size`` pieces, hashes them on one thread and
     writes them on another, so the next piece is received meanwhile: hashing and writing
-    release the GIL, and each costs about as much as receiving (``bench/bench_archive.py``),
-    so neither may wait for the other. At most ``depth`` pieces wait at each step, so
+    release the GIL, and each costs more than receiving (SHA-256 ~0.6 s of CPU per GiB,
+    writing ~0.5, receiving ~0.2: ``bench/bench_archive.py``), so neither may wait for the
+    other. At most ``depth`` pieces wait at each step, so
     memory stays bounded (one each: behind a slow bucket every step is full, and the S3
     worker must stay under 100 MB); the upload's first error is raised in the receiving
     thread, and so is progress (a lock it extends is that thread's), counted in bytes
@@ -346,15 +349,15 @@ class _Sink:
         self._expected = expected
         self._chunk_size = chunk_size
         self._progress = progress
-        self._pending: list[bytes] = []
+        self._pending: list[memoryview] = []
         self._pending_size = 0
         #: Bytes handed to the upload. Not ``upload.offset``: that counts what is stored
         #: for good, and an S3 upload holds up to one part before it sends it.
         self.written = upload.offset
         self._done = self._reported = upload.offset  # written by the thread / reported
         #: Received pieces, ``chunk_size`` together, to be hashed; then to be written.
-        self._received: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
-        self._hashed: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
+        self._received: queue.Queue[list[memoryview] | None] = queue.Queue(maxsize=depth)
+        self._hashed: queue.Queue[list[memoryview] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._cancelled = False
         self._closed = False
@@ -367,7 +370,7 @@ class _Sink:
         for thread in self._threads:
             thread.start()
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: memoryview) -> None:
         if data:
             self._pending.append(data)
             self._pending_size += len(data)
@@ -435,7 +438,8 @@ class _Sink:
                 continue
             try:
                 for piece in pieces:
-                    self._upload.write(piece)
+                    # Every Upload takes any bytes-like chunk (it writes a memoryview of it).
+                    self._upload.write(cast(bytes, piece))
                     self._done += len(piece)
             except BaseException as exc:  # re-raised in the receiving thread
                 self._error = exc

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-import httpx
 import redis
 import structlog
 from redis.exceptions import LockError, RedisError
@@ -27,6 +26,7 @@ from zoomq.actions import run_action
 from zoomq.actions.base import encode_path_value
 from zoomq.archive.download import download, download_hosts
 from zoomq.archive.files import ArchiveFilter, RecordingFile, files_of, phone_files_of
+from zoomq.archive.http11 import Http11
 from zoomq.archive.storage import Storage, StoredFile
 from zoomq.errors import (
     ArchiveError,
@@ -146,7 +146,7 @@ class Archiver:
         clients: ClientFor,
         storage: Storage,
         *,
-        http: httpx.Client | None = None,
+        http: Http11 | None = None,
         file_filter: ArchiveFilter | None = None,
         lock_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -160,10 +160,9 @@ class Archiver:
         self.lock_timeout = lock_timeout or settings.archive.lock_timeout
         self.clock = clock
         self._own_http = http is None
-        self.http = http or httpx.Client(
-            timeout=httpx.Timeout(settings.http.timeout, connect=settings.http.connect_timeout),
-            # download() follows redirects itself, checking each host first.
-            follow_redirects=False,
+        # The Zoom API client's timeouts; download() follows redirects itself.
+        self.http = http or Http11(
+            timeout=settings.http.timeout, connect_timeout=settings.http.connect_timeout
         )
         self.allowed_hosts = download_hosts(settings.archive.download_hosts)
 
