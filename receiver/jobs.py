@@ -463,7 +463,8 @@ class JobsAPI:
                     ("connection", "name one: this receiver has no default connection"),
                 )
         elif name not in connections:
-            known = ", ".join(sorted(connections)) or "none configured"
+            # Only the names this key may use: the others are not this tenant's to learn.
+            known = ", ".join(sorted(c for c in connections if tenant.allows(c))) or "none"
             raise _invalid(
                 "unknown connection", ("connection", f"{name!r} is not configured (known: {known})")
             )

@@ -272,6 +272,17 @@ def test_a_key_limited_to_connections(api: AppClient) -> None:
     )
 
 
+def test_an_unknown_connection_names_only_those_the_key_may_use(api: AppClient) -> None:
+    """The 422 for a connection that does not exist lists the key's own connections, so a
+    limited tenant cannot learn the names of the others'."""
+    answer = submit(api, {"action": "getUser", "connection": "nope", "items": users(1)}, B)
+    assert answer.status_code == 422
+    reason = answer.json()["errors"][0]["reason"]
+    assert "(known: team)" in reason
+    assert "bare" not in answer.text
+    assert "default" not in answer.text
+
+
 def test_a_tenant_never_sees_another_tenants_job(api: AppClient) -> None:
     """Every route of tenant-a's job answers tenant-b 404, exactly as for no job at all."""
     job_id = submit(api, {"action": "getUser", "items": users(2)}).json()["job_id"]
