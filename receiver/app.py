@@ -69,6 +69,9 @@ def create_app(
         # /v1 answers JSON for a path or method it does not have, as for every refusal.
         exception_handlers={HTTPException: http_error},
     )
+    # No 307 to the slashed or unslashed path: its Location is built from the request's
+    # Host header, and the routes that take a trailing slash list it themselves.
+    app.router.redirect_slashes = False
     app.webhook = webhooks[0].endpoint
     app.state.receiver = runtime
     return app

@@ -480,3 +480,11 @@ def test_a_key_limited_to_an_unconfigured_connection_stops_the_start(
         ConfigurationError, match=r"key 'ops' is limited to connection\(s\) emea-typo"
     ):
         create_app(settings)
+
+
+def test_a_trailing_slash_is_not_redirected(api: AppClient) -> None:
+    """`/v1/jobs/` is a JSON 404, not a 307 whose Location comes from the Host header."""
+    answer = api.get("/v1/jobs/", headers={**A, "Host": "evil.example"})
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+    assert answer.json()["error"] == "not_found"
