@@ -264,3 +264,94 @@ def test_https_refuses_an_untrusted_certificate_or_another_host_name(tmp_path: P
         assert len(requests) == 1
         assert requests[0].startswith(b"GET /rec/f1 HTTP/1.1\r\n")
         assert b"\r\nAuthorization: Bearer secret\r\n" in requests[0]
+
+
+def test_a_slow_body_keeps_the_heartbeat_going_within_a_piece(tmp_path: Path) -> None:
+    """The body trickles in (1 KiB every 50 ms) and a piece is 1 MiB: the progress
+    callback, which renews the file's lock, still runs as bytes arrive, not only once a
+    piece is full."""
+    body = bytes(range(256)) * 64  # 16 KiB, sent in 16 writes
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            conn.sendall(_head(len(body)))
+            for start in range(0, len(body), 1024):
+                time.sleep(0.05)
+                conn.sendall(body[start : start + 1024])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    beats: list[float] = []
+    storage = LocalStorage(tmp_path)
+    f = _file(f"http://127.0.0.1:{port}/rec/f1", size=len(body))
+    try:
+        download(
+            Http11(timeout=5, connect_timeout=5),
+            f,
+            storage.begin(storage.key_for(f)),
+            token="secret",
+            allowed_hosts=ANYWHERE,
+            chunk_size=1 << 20,
+            progress=lambda _n: beats.append(time.monotonic()),
+        )
+    finally:
+        thread.join(10)
+        listener.close()
+    assert (storage.root / storage.key_for(f)).read_bytes() == body
+    assert len(beats) >= 8, beats  # one per arriving write or so, not one at the end
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        b"/\xc3\xa9",
+        b"http://127.0.0.1:99999/x",
+        b"http://127.0.0.1:abc/x",
+        b"http://[::1/x",
+        "https://\u00e9\u00e9..zoom.us/x".encode(),
+    ],
+)
+def test_a_redirect_to_an_unusable_url_is_refused_not_a_crash(
+    tmp_path: Path, location: bytes
+) -> None:
+    """A Location that does not parse, encode or connect is DownloadRefused (given up),
+    never a ValueError out of the download; nothing is stored."""
+    from zoomq.errors import DownloadRefused
+
+    storage = LocalStorage(tmp_path)
+    answer = b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
+    with _one_answer(answer, "close") as url:
+        f = _file(f"{url}/rec/f1")
+        with pytest.raises(DownloadRefused):
+            _get(f, storage)
+    assert not (storage.root / storage.key_for(f)).exists()
+
+
+def test_a_length_in_unicode_digits_is_no_length(tmp_path: Path) -> None:
+    """`Content-Length: ²` (a digit to str.isdigit, not to int) is ignored, not a crash."""
+    storage = LocalStorage(tmp_path)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: \xb2\r\n\r\n"
+    with _one_answer(head + BODY, "close") as url:
+        f = _file(f"{url}/rec/f1")
+        _get(f, storage)
+    assert (storage.root / storage.key_for(f)).read_bytes() == BODY
+
+
+def test_a_token_that_is_no_header_value_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    """A token with a line break never reaches a header (or an error message)."""
+    from zoomq.errors import DownloadUnauthorized
+
+    storage = LocalStorage(tmp_path)
+    f = _file("http://127.0.0.1:9/rec/f1")
+    with pytest.raises(DownloadUnauthorized) as raised:
+        download(
+            Http11(timeout=1, connect_timeout=1), f, storage.begin(storage.key_for(f)),
+            token="SECRET\nX-Injected: 1", allowed_hosts=ANYWHERE,
+        )  # fmt: skip
+    assert "SECRET" not in str(raised.value)

@@ -109,7 +109,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def _check(url: str, allowed_hosts: Callable[[str], bool], what: str) -> None:
     """``DownloadRefused`` unless ``url`` is http(s) on an allowed host (nothing sent yet)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed here: a bad port is a refusal, not a ValueError later
+    except ValueError:
+        raise DownloadRefused(f"{what} is not a usable URL") from None
+    if not url.isascii():  # Zoom's are; a raw non-ASCII host or path would not encode
+        raise DownloadRefused(f"{what} is not a usable URL (not ASCII)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DownloadRefused(f"{what} is not an http(s) URL")
     name = parts.hostname.lower()
@@ -140,6 +146,8 @@ def download(
     for any other answer.
     """
     url = f.download_url
+    if any(c in token for c in "\r\n\0"):  # never echoed: it is the credential
+        raise DownloadUnauthorized(f"file {f.file_id}: the download token is not a header value")
     _check(url, allowed_hosts, f"the download URL of file {f.file_id}")
     first = _origin(url)
     offset = upload.offset
@@ -155,7 +163,12 @@ def download(
                     location = response.headers.get("location")
                     if not location:
                         raise ArchiveError(f"file {f.file_id}: a redirect without a Location")
-                    url = urljoin(url, location)
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError:
+                        raise DownloadRefused(
+                            f"file {f.file_id}: a redirect to a URL that does not parse"
+                        ) from None
                     _check(url, allowed_hosts, f"a redirect of file {f.file_id}")
                     continue
                 return _receive(response, f, upload, chunk_size, progress)
@@ -172,9 +185,9 @@ def _total_size(response: Response, offset: int) -> int | None:
     """The whole file's size as the response states it, if it does."""
     if response.status_code == 206:
         total = response.headers.get("content-range", "").rpartition("/")[2]
-        return int(total) if total.isdigit() else None
+        return int(total) if total.isascii() and total.isdigit() else None
     length = response.headers.get("content-length", "")
-    return int(length) if length.isdigit() else None
+    return int(length) if length.isascii() and length.isdigit() else None
 
 
 def _refuse(response: Response, f: RecordingFile, upload: Upload) -> StoredFile | None:
@@ -214,24 +227,32 @@ def _refuse(response: Response, f: RecordingFile, upload: Upload) -> StoredFile 
     return None
 
 
-def _pieces(response: Response, size: int) -> Iterator[memoryview]:
+def _pieces(
+    response: Response, size: int, tick: Callable[[], None] | None = None
+) -> Iterator[memoryview]:
     """The body in pieces of ``size`` bytes (the last may be shorter), each read into a
     buffer of its own: a piece waiting to be hashed or written is never overwritten, and
     at most the few the ``_Sink`` holds are alive at once."""
     while True:
         buffer = bytearray(size)
-        received = response.readinto(buffer)
+        received = response.readinto(buffer, tick)
         if not received:
             return
         yield memoryview(buffer)[:received]
 
 
 def _body(
-    response: Response, f: RecordingFile, *, sniff: bool, skip: int, size: int
+    response: Response,
+    f: RecordingFile,
+    *,
+    sniff: bool,
+    skip: int,
+    size: int,
+    tick: Callable[[], None] | None = None,
 ) -> Iterator[memoryview]:
     """The body's pieces: the first ``SNIFF_BYTES`` looked at before any is handed on
     (``sniff``: not a web page), and the first ``skip`` bytes dropped (a Range ignored)."""
-    pieces = _pieces(response, size)
+    pieces = _pieces(response, size, tick)
     held: list[memoryview] = []
     if sniff:
         head = bytearray()
@@ -295,7 +316,8 @@ def _receive(
     sniff = response.status_code == 200 or not offset
     try:
         try:
-            for data in _body(response, f, sniff=sniff, skip=skip, size=chunk_size):
+            body = _body(response, f, sniff=sniff, skip=skip, size=chunk_size, tick=sink.tick)
+            for data in body:
                 sink.add(data)
         except HttpError as exc:
             sink.close()  # what arrived is written: a resume loses nothing that came over
@@ -410,6 +432,10 @@ class _Sink:
         self.written += self._pending_size
         self._pending = []
         self._pending_size = 0
+        self._report()
+
+    def tick(self) -> None:
+        """Bytes are arriving, a piece is not full yet: the progress callback's heartbeat."""
         self._report()
 
     def _report(self) -> None:

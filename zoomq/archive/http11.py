@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.message import Message
 from urllib.parse import urlsplit
@@ -78,11 +78,14 @@ class Response:
         self._left: int | None = raw.length
         self._failure: HttpError | None = None
 
-    def readinto(self, buffer: bytearray) -> int:
+    def readinto(self, buffer: bytearray, tick: Callable[[], None] | None = None) -> int:
         """Fill ``buffer`` from the body; 0 at its end. Fewer bytes only at the end, or
         when the connection failed after some arrived: those are returned, and the
         failure (an ``HttpError``) is raised by the next call, so no byte that arrived is
-        lost. A body shorter than its Content-Length is such a failure."""
+        lost. A body shorter than its Content-Length is such a failure.
+
+        ``tick`` is called after each read that leaves the buffer short of full: on a slow
+        link a buffer takes long to fill, and the file's lock must be renewed meanwhile."""
         if self._failure is not None:
             raise self._failure
         view = memoryview(buffer)
@@ -100,6 +103,8 @@ class Response:
             if not got:
                 break
             filled += got
+            if tick is not None and filled < len(view):
+                tick()
         return filled
 
     def _read1(self, view: memoryview) -> int:
