@@ -1,11 +1,12 @@
 """``zoomq.jobs.run_chunk(job_id, indexes)``: some items of one bulk job (``zoomq.jobs``).
 
-The task runs the chunk through the process's ``ChunkExecutor`` and then either sends the
-job's next waiting chunk (``JobStore.advance``, once per chunk however often it is
-delivered) or, when items were handed back (a rate limit, a backoff), sends those items
-again as a chunk of their own: with a countdown, or parked until a daily limit resets.
-The handed-back chunk carries the original's ``turn``, so the job's next chunk goes out
-once, when the turn is over.
+The task runs the chunk through the process's ``ChunkExecutor``, which sends the job's next
+waiting chunk (``JobStore.advance``, once per turn however often it is called or the chunk
+delivered) as soon as its last item is taken; then the task sends it (a no-op if already
+sent) or, when items were handed back (a rate limit, a backoff), sends those items again
+as a chunk of their own: with a countdown, or parked until a daily limit resets. The
+handed-back chunk carries the original's ``turn``, so the job's next chunk goes out once
+per turn.
 """
 
 from __future__ import annotations
@@ -108,8 +109,12 @@ def run_chunk(task: ZoomqTask, job_id: str, indexes: list[int], turn: str | None
     structlog.contextvars.bind_contextvars(job_id=job_id)
     check_args(bulk.store, job_id, indexes)
     owner = attempt_owner(task.request.id, task.request.retries)
-    report = bulk.executor.run(job_id, indexes, owner=owner)
     turn = turn or str(task.request.id)
+    # The next chunk is sent once per turn, however often this is called (the store's
+    # advance script): early, as the last items run, and again here after they did.
+    report = bulk.executor.run(
+        job_id, indexes, owner=owner, drained=lambda: bulk.store.advance(job_id, turn)
+    )
     if report.again is not None:
         _again(task, runtime, bulk, job_id, turn, report.again)
     elif not report.missing:

@@ -56,6 +56,8 @@ __all__ = ["ZoomClient"]
 #: (at most ``_LATE_RETAKES`` times).
 _LATE_SEND = 0.05
 _LATE_RETAKES = 3
+#: How fast ``ZoomClient.latency`` climbs towards a slower exchange (a faster one sets it).
+_LATENCY_RISE = 0.02
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +137,11 @@ class ZoomClient:
         self._base = self.base_url.rstrip("/")
         #: Where a caller-given URL (rawRequest) may take the token.
         self.scope = ApiScope(self.base_url, settings.zoom_api_hosts)
+        #: Seconds an HTTP exchange takes when nothing in this process holds it up: the
+        #: lower envelope of recent ones (a faster one sets it, slower ones raise it
+        #: slowly, so waits for the GIL under load do not count). None before the first.
+        #: A bulk chunk keeps as many requests in flight as its budget needs at it.
+        self.latency: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -282,12 +289,17 @@ class ZoomClient:
     ) -> httpx.Response:
         """One HTTP exchange with the bearer token, read whole; once more after a 401."""
         if not self._direct:
-            return self.http.request(
+            sent = self.clock.monotonic()
+            proxied = self.http.request(
                 method, url, params=params, json=json, content=content, headers=headers
             )
+            self._took(self.clock.monotonic() - sent)
+            return proxied
         target = _parsed(url if url[0] != "/" else self._base + url)
         token = self.tokens.access_token()
+        sent = self.clock.monotonic()
         response = self._exchange(method, target, params, json, content, headers, token)
+        self._took(self.clock.monotonic() - sent)
         if response.status_code == 401 and bad_token(response):
             # ZoomAuth's rule: the token was refused, so it is dropped and fetched anew.
             self.tokens.invalidate(token)
@@ -327,6 +339,14 @@ class ZoomClient:
         finally:
             response.close()
         return response
+
+    def _took(self, seconds: float) -> None:
+        # Unlocked: threads racing here lose a sample, never corrupt the float.
+        last = self.latency
+        if last is None or seconds < last:
+            self.latency = seconds
+        else:
+            self.latency = last + _LATENCY_RISE * (seconds - last)
 
     def _drop_rejected_token(self, response: httpx.Response) -> None:
         """Forget the token Zoom refused even after ``ZoomAuth`` fetched a fresh one.

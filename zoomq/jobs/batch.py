@@ -147,8 +147,59 @@ def run(
     watch: Callable[[], bool],
     *,
     owner: str,
+    drained: Callable[[], object] | None = None,
 ) -> None:
-    """A chunk of a registrant job: eligible items in batches, the rest one by one."""
+    """A chunk of a registrant job: eligible items in batches, the rest one by one;
+    ``drained`` (``ChunkExecutor.run``) once every batch is on its way."""
+    singles, batches = _plan(executor, job_id, meta, inputs, attempts, sink)
+    stop = threading.Event()
+    alone: dict[int, dict[str, Any]] = {}
+    pending: set[Future[list[int]]] = set()
+    for target_id, items in batches:
+        while len(pending) >= executor.jobs.concurrency:
+            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+            for future in done:
+                alone.update({i: inputs[i] for i in future.result()})
+        pending.add(
+            executor.pool.submit(
+                _batch, executor, job_id, meta, target_id, items, attempts, sink, watch, stop, owner
+            )
+        )
+    if pending:
+        # The first of the last batches answered: the next chunk may start while the rest
+        # are in flight (sooner, and a chunk's few batches would send all a job's chunks
+        # at once; ``drained`` is sent once per turn either way).
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            alone.update({i: inputs[i] for i in future.result()})
+        if not stop.is_set():
+            executor.drained(drained, job_id)
+            drained = None
+    for future in wait(pending).done:
+        alone.update({i: inputs[i] for i in future.result()})
+    singles.update(alone)
+    if singles:
+        executor.singles(
+            job_id,
+            meta,
+            dict(sorted(singles.items())),
+            attempts,
+            sink,
+            watch,
+            owner=owner,
+            drained=drained,
+        )
+
+
+def _plan(
+    executor: ChunkExecutor,
+    job_id: str,
+    meta: JobMeta,
+    inputs: Mapping[int, dict[str, Any]],
+    attempts: Mapping[int, int],
+    sink: Sink,
+) -> tuple[dict[int, dict[str, Any]], list[tuple[str, list[tuple[int, Any]]]]]:
+    """The chunk's items to add one by one, and its batches of eligible targets."""
     singles: dict[int, dict[str, Any]] = {}
     groups: dict[str, list[tuple[int, Any]]] = {}
     for index, data in inputs.items():
@@ -171,26 +222,7 @@ def run(
         batches += [
             (target_id, items[k : k + BATCH_SIZE]) for k in range(0, len(items), BATCH_SIZE)
         ]
-    stop = threading.Event()
-    alone: dict[int, dict[str, Any]] = {}
-    pending: set[Future[list[int]]] = set()
-    for target_id, items in batches:
-        while len(pending) >= executor.jobs.concurrency:
-            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-            for future in done:
-                alone.update({i: inputs[i] for i in future.result()})
-        pending.add(
-            executor.pool.submit(
-                _batch, executor, job_id, meta, target_id, items, attempts, sink, watch, stop, owner
-            )
-        )
-    for future in wait(pending).done:
-        alone.update({i: inputs[i] for i in future.result()})
-    singles.update(alone)
-    if singles:
-        executor.singles(
-            job_id, meta, dict(sorted(singles.items())), attempts, sink, watch, owner=owner
-        )
+    return singles, batches
 
 
 def _defer(

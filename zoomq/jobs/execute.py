@@ -1,9 +1,10 @@
 """Running one chunk of a bulk job: its items at once on threads, each exactly once.
 
 One Celery task per item costs ~2-3.5 ms of worker CPU (PERF_BASELINES.md); a chunk task
-runs up to ``ZOOMQ_BULK_CONCURRENCY`` of its items at a time on a thread pool the process
-keeps, through one ``ZoomClient`` per connection whose limiter (``SlotBank``) takes rate
-slots from the shared Redis bucket several at a time. Per item:
+runs several of its items at a time on a thread pool the process keeps — as many as the
+account's budget needs at the client's latency (``loops_needed``), at most
+``ZOOMQ_BULK_CONCURRENCY`` — through one ``ZoomClient`` per connection whose limiter
+(``SlotBank``) takes rate slots from the shared Redis bucket several at a time. Per item:
 
 - ``run_step`` keyed ``job:<id>:<index>`` guards the side effect: a redelivered chunk
   replays the recorded result instead of calling Zoom again, and an item a dead worker
@@ -22,6 +23,7 @@ a cancelled job's items not yet sent are cancelled, those in flight finish.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
+from zoomq.actions import CATALOG
 from zoomq.errors import (
     APIError,
     DailyLimitExceeded,
@@ -62,6 +65,7 @@ __all__ = [
     "Sink",
     "item_error",
     "item_key",
+    "loops_needed",
     "output_of",
     "registrant_cap",
 ]
@@ -233,8 +237,19 @@ class ChunkExecutor:
             self._pool = None
 
     # -- a chunk ---------------------------------------------------------------------
-    def run(self, job_id: str, indexes: Sequence[int], *, owner: str) -> ChunkReport:
-        """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases."""
+    def run(
+        self,
+        job_id: str,
+        indexes: Sequence[int],
+        *,
+        owner: str,
+        drained: Callable[[], object] | None = None,
+    ) -> ChunkReport:
+        """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases.
+
+        ``drained`` is called once every item has been taken and none handed back, while
+        the last ones are still in flight: the job's next chunk can start filling the
+        account's budget as this one winds down, rather than after it."""
         report = ChunkReport(job_id)
         meta = self.store.meta(job_id)
         callback = self.callback(job_id) if self.callback and meta and meta.callback_url else None
@@ -252,9 +267,13 @@ class ChunkExecutor:
         from zoomq.jobs import batch  # batch builds on this module: imported when used
 
         if batch.applies(meta):
-            batch.run(self, job_id, meta, inputs, started.items, sink, watch, owner=owner)
+            batch.run(
+                self, job_id, meta, inputs, started.items, sink, watch, owner=owner, drained=drained
+            )
         else:
-            self.singles(job_id, meta, inputs, started.items, sink, watch, owner=owner)
+            self.singles(
+                job_id, meta, inputs, started.items, sink, watch, owner=owner, drained=drained
+            )
         sink.close()
         return report
 
@@ -268,36 +287,64 @@ class ChunkExecutor:
         watch: Callable[[], bool],
         *,
         owner: str,
+        drained: Callable[[], object] | None = None,
     ) -> None:
-        # ``concurrency`` loops take the items in turn, the calling thread one of them: no
-        # hand-off per item (a future and a wake-up each cost more than a slot does).
-        todo = iter(list(inputs.items()))
-        lock = threading.Lock()
+        # Loops take the items in turn, the calling thread one of them: no hand-off per
+        # item (a future and a wake-up each cost more than a slot does). As many loops as
+        # the account's budget needs at the client's latency (``loops_needed``), up to
+        # ``concurrency``: every loop more than that only waits for slots, and threads
+        # waking each other cost CPU (one process, 8 loops instead of 1: +65 % per item).
+        cap = min(self.jobs.concurrency, len(inputs))
+        rate = self._rate(meta)
         stop = threading.Event()  # a rate limit: take no more items
 
-        def loop() -> None:
-            while True:
-                with lock:
-                    found = next(todo, None)
-                if found is None:
-                    return
-                index, data = found
-                if stop.is_set():
-                    sink.later(Later(index, reason="rate_limited"))
-                    continue
-                attempt = attempts.get(index, 1)
-                result = self.item(job_id, meta, index, data, attempt, owner, watch, stop)
-                if isinstance(result, Later):
-                    sink.later(result)
-                else:
-                    sink.outcome(result)
+        def run(index: int, data: dict[str, Any]) -> None:
+            if stop.is_set():
+                sink.later(Later(index, reason="rate_limited"))
+                return
+            attempt = attempts.get(index, 1)
+            result = self.item(job_id, meta, index, data, attempt, owner, watch, stop)
+            if isinstance(result, Later):
+                sink.later(result)
+            else:
+                sink.outcome(result)
 
-        helpers = [
-            self.pool.submit(loop) for _ in range(min(self.jobs.concurrency, len(inputs)) - 1)
-        ]
-        loop()
-        for helper in helpers:
-            helper.result()
+        def drain() -> None:
+            if not stop.is_set():
+                self.drained(drained, job_id)
+
+        loops = _Loops(
+            list(inputs.items()),
+            run,
+            want=lambda: loops_needed(rate, self._latency(meta), cap),
+            submit=self.pool.submit,
+            drained=drain,
+        )
+        loops.run()
+
+    @staticmethod
+    def drained(drained: Callable[[], object] | None, job_id: str) -> None:
+        """Call ``run``'s ``drained``; a failure only delays the next chunk to the end."""
+        if drained is None:
+            return
+        try:
+            drained()
+        except Exception:  # Redis away: the chunk's end sends the next one instead
+            log.warning("bulk.early_advance_failed", job_id=job_id, exc_info=True)
+
+    def _rate(self, meta: JobMeta) -> float | None:
+        """Requests per second the job's account allows for its action; None: unknown."""
+        try:
+            client = self.client(meta.connection)
+            return client.budget(CATALOG[meta.action].category).per_second
+        except Exception:  # an unknown connection: each item reports it
+            return None
+
+    def _latency(self, meta: JobMeta) -> float | None:
+        try:
+            return self.client(meta.connection).latency
+        except Exception:
+            return None
 
     def item(
         self,
@@ -372,6 +419,76 @@ class ChunkExecutor:
             return Later(index, park_until=due, reason="daily_limit", error=item_error(exc))
         jitter = self.rand() * self.queue.rate_limit_jitter
         return Later(index, wait=exc.retry_after + jitter, reason="rate_limited")
+
+
+class _Loops:
+    """Loops over one chunk's items: the calling thread and helpers on the pool, started
+    while ``want()`` asks for more than are running; ``drained`` once the last item is
+    taken. A helper's exception is raised by ``run``."""
+
+    def __init__(
+        self,
+        todo: list[tuple[int, dict[str, Any]]],
+        run: Callable[[int, dict[str, Any]], None],
+        *,
+        want: Callable[[], int],
+        submit: Callable[[Callable[[], None]], Future[None]],
+        drained: Callable[[], None],
+    ) -> None:
+        self._todo = iter(todo)
+        self._run = run
+        self._want = want
+        self._submit = submit
+        self._drained: Callable[[], None] | None = drained
+        self._lock = threading.Lock()
+        self._helpers: list[Future[None]] = []
+
+    def run(self) -> None:
+        with self._lock:
+            self._helpers += [self._submit(self._loop) for _ in range(self._want() - 1)]
+        self._loop()
+        while True:
+            with self._lock:
+                waiting = [h for h in self._helpers if not h.done()]
+            if not waiting:
+                break
+            for helper in waiting:
+                helper.result()
+        for helper in self._helpers:
+            helper.result()
+
+    def _loop(self) -> None:
+        while True:
+            drained = None
+            with self._lock:
+                found = next(self._todo, None)
+                if found is None:  # the first loop to find none tells, once
+                    drained, self._drained = self._drained, None
+            if found is None:
+                if drained is not None:
+                    drained()
+                return
+            self._run(*found)
+            self._grow()
+
+    def _grow(self) -> None:
+        """One more loop if the latency now asks for more than are running."""
+        want = self._want()
+        with self._lock:
+            if len(self._helpers) + 1 < want:
+                self._helpers.append(self._submit(self._loop))
+
+
+def loops_needed(rate: float | None, latency: float | None, cap: int) -> int:
+    """Items a chunk keeps in flight: what ``rate`` requests/s at ``latency`` s each keep
+    busy (Little's law), one more for jitter, at least 2, at most ``cap``. An unknown
+    latency (no answer yet) starts at 2, and the chunk grows as answers come back; an
+    unknown rate (no such connection) uses ``cap``."""
+    if rate is None:
+        return cap
+    if latency is None:
+        return min(2, cap)
+    return max(min(2, cap), min(cap, math.ceil(rate * latency) + 1))
 
 
 def _held(exc: BaseException) -> bool:
