@@ -14,8 +14,9 @@ measured in the same run:
   adds (``batch: false``): the sustained rate vs the Light ceiling (80/s), the sandbox's
   429s; then the same people as a batched job on another meeting: the rate ratio, and the
   two meetings' registrant sets compared;
-- ``accounts``: ``--accounts`` accounts (budgets scaled x3: Light 240/s each), one getUser
-  job each, vs the same number of items sent as one ``zoomq.actions.getUser`` task each;
+- ``accounts``: ``--accounts`` accounts (budgets scaled by ``--rate-scale``, 5: Light
+  400/s each, 4,000/s in all, so that the CPU and not the budget bounds both sides), one
+  getUser job each, vs items sent as one ``zoomq.actions.getUser`` task each;
 - ``memory``: Redis memory of one ``--items`` job, submitted and after it ran.
 """
 
@@ -46,20 +47,17 @@ from zoomq.redis_server import RedisServer, free_port
 from zoomq.runtime.celery_message import build_task_message
 from zoomq.runtime.jobs import JobStore
 from zoomq.runtime.names import ACTIONS_QUEUE, action_task_name
-from zoomq.settings import JobsSettings
+from zoomq.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 #: zoomq's budget for the sandbox's Light 80/s: 97.5 %, the margin that keeps timing jitter
 #: at a one-second window's edge from making an 81st request (measured: 0 429s).
 LIGHT_MARGIN = 0.975
-#: Task slots per worker process and items in flight per chunk (``--slots``, ``--threads``).
-#: 10 accounts need 10 chunks running at once (a chunk holds one account's budget): with 4
-#: slots a process, two processes run at most 8 accounts, 8 x 234/s = 1,872/s whatever the
-#: CPU. 8 items in flight per chunk: one account at 234/s needs only ~2 (the sandbox
-#: answers in ~1-5 ms) and 4 cost the same CPU, but under load a slot whose thread is late
-#: is dropped, and the one-account row needs 8 to stay at its ceiling (measured: 4 threads
-#: 93.7 %, 8 threads 96 % on a loaded machine).
-TUNING = {"slots": 8, "threads": 8}
+#: Task slots per worker process (``--slots``): 10 accounts need 10 chunks running at once
+#: (a chunk holds one account's budget); with 4 slots a process, two processes run at most
+#: 8 accounts. Items in flight per chunk (``--threads``, ``ZOOMQ_BULK_CONCURRENCY``): the
+#: shipped cap unless given; a chunk sizes itself below it (``loops_needed``).
+TUNING: dict[str, int | None] = {"slots": 8, "threads": None}
 #: The benchmark's own processes by role, for the CPU breakdown (``CpuMeter``).
 PIDS: dict[str, list[int]] = {}
 
@@ -163,11 +161,10 @@ def workers(tmp: Path, url: str, redis_url: str, light: float, n: int = 2) -> It
         ZOOMQ_LOG_LEVEL="WARNING",
         ZOOMQ_LOG_FORMAT="json",
         ZOOMQ_ARCHIVE_ENABLED="false",
-        # Items in flight per chunk (see TUNING); more threads only contend for the GIL
-        # (measured: CPU per item up ~30 % from 8 to 16).
-        ZOOMQ_BULK_CONCURRENCY=str(TUNING["threads"]),
         PYTHONPATH=str(REPO),
     )
+    if TUNING["threads"] is not None:
+        env["ZOOMQ_BULK_CONCURRENCY"] = str(TUNING["threads"])
     procs = []
     for k in range(n):
         log = (tmp / f"worker{k}.log").open("ab")
@@ -241,7 +238,7 @@ def bench_fanout(redis_url: str, items: int) -> list[str]:
     celery_rate = items / (time.perf_counter() - started)
     client.flushall()
     store = JobStore(client)
-    fanout = Fanout(JobsSettings())
+    fanout = Fanout(Settings().jobs)
     request = JobRequest(action="addMeetingRegistrant", items=people(85_000_000_001, items))
     rates = []
     for _ in range(3):
@@ -270,7 +267,7 @@ def bench_budget(tmp: Path, redis_url: str, items: int) -> list[str]:
         client = redis.Redis.from_url(redis_url)
         client.flushall()
         store = JobStore(client)
-        fanout = Fanout(JobsSettings())
+        fanout = Fanout(Settings().jobs)
         with workers(tmp, url, redis_url, 80 * LIGHT_MARGIN):
             before = accounts_of(url)[0]
             view, _ = submit(
@@ -328,7 +325,7 @@ def bench_memory(client: redis.Redis, store: JobStore, done: JobView, items: int
         len(steps) / max(1, min(500, len(steps)))
     )
     before = int(client.info("memory")["used_memory"])
-    fanout = Fanout(JobsSettings())
+    fanout = Fanout(Settings().jobs)
     submit(
         store, fanout, "bench-memory",
         JobRequest(action="addMeetingRegistrant", items=people(85_000_000_002, items)),
@@ -342,16 +339,17 @@ def bench_memory(client: redis.Redis, store: JobStore, done: JobView, items: int
     ]
 
 
-def bench_accounts(tmp: Path, redis_url: str, accounts: int, per_account: int) -> list[str]:
-    """``accounts`` accounts at Light 240/s each: one job each vs one task per item."""
+def bench_accounts(
+    tmp: Path, redis_url: str, accounts: int, per_account: int, scale: float
+) -> list[str]:
+    """``accounts`` accounts at Light 80 x ``scale``/s each: one job each vs one task per item."""
     rows = []
-    scale = 3.0
     light = 80 * scale * LIGHT_MARGIN
     with sandbox(accounts, scale) as url:
         client = redis.Redis.from_url(redis_url)
         client.flushall()
         store = JobStore(client)
-        fanout = Fanout(JobsSettings())
+        fanout = Fanout(Settings().jobs)
         with workers(tmp, url, redis_url, light):
             # Baseline: one zoomq.actions.getUser task per item, pushed pipelined.
             baseline_items = max(1000, per_account * accounts // 4)
@@ -394,8 +392,8 @@ def bench_accounts(tmp: Path, redis_url: str, accounts: int, per_account: int) -
             limited = sum(a["requests_by_status"].get("429", 0) for a in accounts_of(url))
             rate = total / elapsed
             rows.append(
-                f"| accounts: {accounts} accounts (Light 240/s each), one getUser job of "
-                f"{per_account:,} each, two worker processes | one task per item "
+                f"| accounts: {accounts} accounts (Light {80 * scale:g}/s each), one getUser "
+                f"job of {per_account:,} each, two worker processes | one task per item "
                 f"{task_rate:,.0f}/s ({baseline_items:,} tasks; {task_cpu}) | {rate:,.0f} "
                 f"actions/s aggregate, {limited - limited_before} 429s ({job_cpu}) | "
                 f"{rate / task_rate:.1f}x (targets ≥ 2,000/s: "
@@ -411,7 +409,8 @@ def main() -> None:
     parser.add_argument("--per-account", type=int, default=2_000)
     parser.add_argument("--only", choices=["fanout", "budget", "accounts"])
     parser.add_argument("--slots", type=int, default=TUNING["slots"])
-    parser.add_argument("--threads", type=int, default=TUNING["threads"])
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--rate-scale", type=float, default=5.0)
     args = parser.parse_args()
     TUNING.update(slots=args.slots, threads=args.threads)
     print(f"machine: {machine()}", file=sys.stderr)
@@ -426,7 +425,9 @@ def main() -> None:
             rows += bench_budget(Path(tmp), server.url, args.items)
             print("\n".join(rows[-3:]), flush=True)
         if args.only in (None, "accounts"):
-            rows += bench_accounts(Path(tmp), server.url, args.accounts, args.per_account)
+            rows += bench_accounts(
+                Path(tmp), server.url, args.accounts, args.per_account, args.rate_scale
+            )
             print(rows[-1], flush=True)
     print("\n".join(rows))
 

@@ -427,11 +427,12 @@ class JobsSettings(_Section):
     retention: int = _env("ZOOMQ_JOB_RETENTION", 7 * 86_400, gt=0)
     #: Items of one job per chunk task.
     chunk_size: int = _env("ZOOMQ_BULK_CHUNK_SIZE", 60, gt=0, le=1000)
-    #: Items in flight at once inside one chunk task (threads).
+    #: Most items in flight at once inside one chunk task (threads): a chunk runs what its
+    #: account's budget needs at the client's latency, up to this.
     concurrency: int = _env("ZOOMQ_BULK_CONCURRENCY", 16, gt=0, le=256)
     #: Chunk messages of one job on the ``bulk`` queue at once; the rest wait in the job
     #: and each finished chunk sends the next, so jobs submitted together take turns.
-    window: int = _env("ZOOMQ_BULK_WINDOW", 4, gt=0)
+    window: int = _env("ZOOMQ_BULK_WINDOW", 2, gt=0)
     #: Most items one job may hold.
     max_items: int = _env("ZOOMQ_JOB_MAX_ITEMS", 100_000, gt=0)
     #: Most invalid items listed in a refusal (the count covers all of them).
