@@ -19,6 +19,7 @@ from kombu import Exchange, Queue
 from tasks import register_tasks
 from tasks.base import safe_repr
 from tasks.runtime import Runtime, get_runtime, install_runtime
+from worker.broker import transport_for
 from zoomq.redis_client import celery_broker
 from zoomq.runtime.message import TaskMessage
 from zoomq.runtime.names import QUEUES
@@ -79,6 +80,8 @@ def create_celery(settings: Settings, *, runtime: Runtime | None = None) -> Cele
     broker_url, broker_options = celery_broker(settings)
     app = ZoomqCelery("zoomq", broker=broker_url)
     app.conf.update(
+        # kombu's Redis transport, with a lost connection kept recoverable (worker.broker).
+        broker_transport=transport_for(broker_url),
         broker_transport_options={
             **broker_options,
             "visibility_timeout": config.visibility_timeout,

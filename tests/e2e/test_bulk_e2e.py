@@ -233,3 +233,29 @@ def test_redis_killed_and_restarted_mid_job_loses_nothing(stack: Stack) -> None:
     assert view.counts[ItemState.SUCCEEDED] == 1000
     emails = [r["email"] for r in stack.registrants(meeting, "r")]
     assert len(emails) == len(set(emails)) == 1000
+
+
+def test_the_worker_outlives_redis_going_away_again_and_again(stack: Stack) -> None:
+    """Redis is SIGKILLed three times while chunks are running and acknowledging: the same
+    worker process reconnects each time (kombu's closed-channel restore used to end it as
+    an "unrecoverable" AttributeError, see worker/broker.py) and finishes the job."""
+    meeting = stack.sandbox.state.seeded.registration_meeting_id
+    items = _register(meeting, "again", 1500)
+    job = stack.submit(JobRequest(action="addMeetingRegistrant", items=items, batch=False))
+    process = stack.worker
+    for round_ in (1, 2, 3):
+        wait_for(
+            lambda r=round_: stack.store.get(job.job_id).counts[ItemState.SUCCEEDED] >= 200 * r,  # type: ignore[union-attr, misc]
+            30,
+            f"{200 * round_} items done",
+        )
+        stack.redis_server.kill()
+        time.sleep(0.3)
+        stack.redis_server.start()
+        stack.redis.config_set("appendfsync", "always")
+    view = stack.wait_done(job.job_id, 90)
+    assert process.poll() is None, stack.log()
+    assert "Unrecoverable error" not in stack.log()
+    assert view.counts[ItemState.SUCCEEDED] == 1500
+    emails = [r["email"] for r in stack.registrants(meeting, "again")]
+    assert len(emails) == len(set(emails)) == 1500
