@@ -4,7 +4,8 @@ Run: ``.venv/bin/python bench/bench_bulk.py [--items 10000] [--accounts 10] [--o
 
 Everything is real processes on this machine: a redis-server, ``zoomq sandbox`` (its own
 process, Business plan, rate limits on), two Celery worker processes (``--pool threads
--c <--slots, 8>``, queues ``bulk,actions``, ``ZOOMQ_BULK_CONCURRENCY=<--threads, 8>``).
+-c <--slots, 8>``, queues ``bulk,actions``, ``ZOOMQ_BULK_CONCURRENCY`` as shipped unless
+``--threads``).
 Jobs are submitted through ``zoomq.jobs.submit``. Each row is a ratio against a baseline
 measured in the same run:
 
@@ -17,7 +18,10 @@ measured in the same run:
 - ``accounts``: ``--accounts`` accounts (budgets scaled by ``--rate-scale``, 5: Light
   400/s each, 4,000/s in all, so that the CPU and not the budget bounds both sides), one
   getUser job each, vs items sent as one ``zoomq.actions.getUser`` task each;
-- ``memory``: Redis memory of one ``--items`` job, submitted and after it ran.
+- ``memory``: Redis memory of one ``--items`` job, submitted and after it ran;
+- ``latency``: one Business account whose sandbox answers in ``--latency`` (100-300 ms at
+  random): the rate of a 1,600-item getUser job with ``ZOOMQ_BULK_WINDOW`` 1 and 2 vs the
+  Light ceiling.
 """
 
 from __future__ import annotations
@@ -100,11 +104,12 @@ class CpuMeter:
 
 
 @contextmanager
-def sandbox(accounts: int, rate_scale: float) -> Iterator[str]:
+def sandbox(accounts: int, rate_scale: float, latency: str | None = None) -> Iterator[str]:
     port = free_port()
+    extra = ["--latency", latency] if latency else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "zoomq", "sandbox", "--port", str(port), "--accounts",
-         str(accounts), "--plan", "business", "--rate-scale", str(rate_scale)],
+         str(accounts), "--plan", "business", "--rate-scale", str(rate_scale), *extra],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -402,12 +407,43 @@ def bench_accounts(
     return rows
 
 
+def bench_latency(tmp: Path, redis_url: str, items: int, latency: str) -> list[str]:
+    """One Business account behind Zoom-like latency: a getUser job per window size."""
+    rows = []
+    with sandbox(1, 1.0, latency) as url:
+        client = redis.Redis.from_url(redis_url)
+        client.flushall()
+        store = JobStore(client)
+        with workers(tmp, url, redis_url, 80 * LIGHT_MARGIN):
+            for window in (1, 2):
+                before = accounts_of(url)[0]["requests_by_status"]
+                fanout = Fanout(Settings().jobs.model_copy(update={"window": window}))
+                view, _ = submit(
+                    store, fanout, "bench",
+                    JobRequest(action="getUser", connection="acct1",
+                               items=[{"userId": "me"}] * items),
+                )  # fmt: skip
+                started = time.perf_counter()
+                done = wait_done(store, [view.job_id], items / 20 + 60)[0]
+                rate = done.counts["succeeded"] / (time.perf_counter() - started)
+                after = accounts_of(url)[0]["requests_by_status"]
+                limited = after.get("429", 0) - before.get("429", 0)
+                rows.append(
+                    f"| latency: {items:,} getUser, one Business account (Light 80/s), the "
+                    f"sandbox answering in {latency} s, two worker processes, window {window} "
+                    f"| ceiling 80/s | {rate:.1f}/s, {done.counts['succeeded']:,} succeeded, "
+                    f"{limited} 429s | {rate / 80:.1%} of the ceiling |"
+                )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--per-account", type=int, default=2_000)
-    parser.add_argument("--only", choices=["fanout", "budget", "accounts"])
+    parser.add_argument("--only", choices=["fanout", "budget", "accounts", "latency"])
+    parser.add_argument("--latency", default="0.1-0.3", help="the latency row's sandbox delay")
     parser.add_argument("--slots", type=int, default=TUNING["slots"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--rate-scale", type=float, default=5.0)
@@ -424,6 +460,9 @@ def main() -> None:
         if args.only in (None, "budget"):
             rows += bench_budget(Path(tmp), server.url, args.items)
             print("\n".join(rows[-3:]), flush=True)
+        if args.only in (None, "latency"):
+            rows += bench_latency(Path(tmp), server.url, 1600, args.latency)
+            print("\n".join(rows[-2:]), flush=True)
         if args.only in (None, "accounts"):
             rows += bench_accounts(
                 Path(tmp), server.url, args.accounts, args.per_account, args.rate_scale

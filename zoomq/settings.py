@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -163,6 +164,17 @@ class Connection(BaseModel):
         checked = _reject_placeholder(v, "client_secret")
         assert checked is not None
         return checked
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _budgets_are_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for category, rate in v.items():
+            if not math.isfinite(rate) or rate < 0:
+                raise ValueError(
+                    f"rate_limits[{category!r}] must be a finite number of requests per "
+                    "second, at least 0 (0: the plan's)"
+                )
+        return v
 
     @field_validator("account_id")
     @classmethod

@@ -95,8 +95,17 @@ def test_an_eligible_meeting_gets_batches_of_30_and_each_item_its_own_registrant
         "a",
         JobRequest(action="addMeetingRegistrant", items=_people(meeting, "b", 100)),
     )
+    told: list[int] = []
     for start in range(0, 100, 60):
-        executor.run(view.job_id, list(range(start, min(100, start + 60))), owner="o")
+        executor.run(
+            view.job_id,
+            list(range(start, min(100, start + 60))),
+            owner="o",
+            drained=lambda: told.append(_batch_posts(sandbox, meeting)),
+        )
+    # Each chunk told the next it may start once one of its batches had answered.
+    assert len(told) == 2
+    assert told[0] >= 1
     assert _batch_posts(sandbox, meeting) == 4  # 30 + 30 | 30 + 10
     assert _single_posts(sandbox, meeting) == 0
     assert sandbox.state.count("GET", f"/v2/meetings/{meeting}") == 1  # looked up once
@@ -164,9 +173,19 @@ def test_a_batch_refused_as_a_whole_is_split_and_each_item_sent_alone(
     items[4]["email"] = "capped@example.com"
     view, _ = submit(store, fanout, "a", JobRequest(action="addMeetingRegistrant", items=items))
     before = _batch_posts(sandbox, meeting)
-    executor.run(view.job_id, list(range(10)), owner="o")
+    told: list[int] = []
+    executor.run(
+        view.job_id,
+        list(range(10)),
+        owner="o",
+        drained=lambda: told.append(_single_posts(sandbox, meeting)),
+    )
     assert _batch_posts(sandbox, meeting) - before == 1
     assert _single_posts(sandbox, meeting) == 10
+    # The refused batch's items went one by one first: the next chunk was told only
+    # once the last of them had been taken, not when the batch answered.
+    assert len(told) == 1
+    assert told[0] >= 10 - executor.jobs.concurrency
     results = list(store.iter_results(view.job_id))
     registered = _registrants(sandbox, meeting)
     for r in results:

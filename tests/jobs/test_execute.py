@@ -152,10 +152,15 @@ def test_a_lease_left_by_a_killed_worker_holds_back_its_item_only(
     request = JobRequest(action="addMeetingRegistrant", items=items, batch=False)
     view, _ = submit(store, fanout, "a", request)
     executor.steps.begin(item_key(view.job_id, 3), "a-killed-worker", 300.0)
-    report = executor.run(view.job_id, list(range(10)), owner="o")
+    told: list[bool] = []
+    report = executor.run(
+        view.job_id, list(range(10)), owner="o", drained=lambda: told.append(True)
+    )
     assert report.counts["succeeded"] == 9
     assert report.again is not None
     assert report.again.indexes == [3]
+    # An item handed back runs again on this turn: the job's next chunk is not sent early.
+    assert told == []
 
 
 def test_a_cancelled_job_takes_no_more_items(

@@ -31,6 +31,11 @@ __all__ = ["sandbox_command"]
 @click.option(
     "--rate-scale", default=1.0, show_default=True, type=float, help="Multiply every budget."
 )
+@click.option(
+    "--latency",
+    metavar="SECONDS[-SECONDS]",
+    help="Wait this long (or, for LOW-HIGH, a random time between) before each /v2 answer.",
+)
 @click.option("--token-ttl", default=3600, show_default=True, type=int, help="Token lifetime (s).")
 @click.option("--no-rate-limits", is_flag=True, help="Switch rate limiting off.")
 @click.option(
@@ -49,6 +54,7 @@ def sandbox_command(
     accounts: int,
     plan: str,
     rate_scale: float,
+    latency: str | None,
     token_ttl: int,
     no_rate_limits: bool,
     webhook_url: str | None,
@@ -59,6 +65,7 @@ def sandbox_command(
 
     if rate_scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--rate-scale")
+    delay = _latency(latency)
     on_event = None
     if webhook_url:
         if not webhook_secret:
@@ -78,6 +85,7 @@ def sandbox_command(
         accounts=accounts,
         plan=Plan(plan),
         rate_scale=rate_scale,
+        latency=delay,
         token_ttl=token_ttl,
         rate_limits=not no_rate_limits,
         public_url=f"http://{host}:{port}",
@@ -96,6 +104,24 @@ def sandbox_command(
         click.echo(f"  client_id:     {app.client_id}")
         click.echo(f"  client_secret: {app.client_secret}")
     click.echo(f"  plan: {plan}, rate limits: {'off' if no_rate_limits else f'x{rate_scale}'}")
+    if delay is not None:
+        click.echo(f"  latency:       {delay[0]:g}-{delay[1]:g} s per /v2 answer")
     if webhook_url:
         click.echo(f"  events to:     {webhook_url}")
     serve(config, host, port)
+
+
+def _latency(value: str | None) -> tuple[float, float] | None:
+    """``0.2`` or ``0.1-0.3`` as (low, high) seconds."""
+    if value is None:
+        return None
+    low, _, high = value.partition("-")
+    try:
+        found = (float(low), float(high or low))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not SECONDS or LOW-HIGH", param_hint="--latency"
+        ) from None
+    if not 0 <= found[0] <= found[1] <= 60:
+        raise click.BadParameter("must be 0 <= LOW <= HIGH <= 60", param_hint="--latency")
+    return found

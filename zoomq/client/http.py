@@ -293,13 +293,13 @@ class ZoomClient:
             proxied = self.http.request(
                 method, url, params=params, json=json, content=content, headers=headers
             )
-            self._took(self.clock.monotonic() - sent)
+            self._took(self.clock.monotonic() - sent, proxied.status_code)
             return proxied
         target = _parsed(url if url[0] != "/" else self._base + url)
         token = self.tokens.access_token()
         sent = self.clock.monotonic()
         response = self._exchange(method, target, params, json, content, headers, token)
-        self._took(self.clock.monotonic() - sent)
+        self._took(self.clock.monotonic() - sent, response.status_code)
         if response.status_code == 401 and bad_token(response):
             # ZoomAuth's rule: the token was refused, so it is dropped and fetched anew.
             self.tokens.invalidate(token)
@@ -340,8 +340,11 @@ class ZoomClient:
             response.close()
         return response
 
-    def _took(self, seconds: float) -> None:
-        # Unlocked: threads racing here lose a sample, never corrupt the float.
+    def _took(self, seconds: float, status: int = 200) -> None:
+        """Count an answer's time: a 2xx only (a refusal may come back sooner or later
+        than the work would); unlocked, so threads racing here lose a sample at worst."""
+        if not 200 <= status < 300:
+            return
         last = self.latency
         if last is None or seconds < last:
             self.latency = seconds

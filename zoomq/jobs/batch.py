@@ -168,11 +168,12 @@ def run(
     if pending:
         # The first of the last batches answered: the next chunk may start while the rest
         # are in flight (sooner, and a chunk's few batches would send all a job's chunks
-        # at once; ``drained`` is sent once per turn either way).
+        # at once) — unless items already fell back to single adds or were handed back:
+        # then the single adds' end (or the chunk's) sends it, as for any chunk.
         done, pending = wait(pending, return_when=FIRST_COMPLETED)
         for future in done:
             alone.update({i: inputs[i] for i in future.result()})
-        if not stop.is_set():
+        if not (stop.is_set() or alone or singles or sink.handed_back):
             executor.drained(drained, job_id)
             drained = None
     for future in wait(pending).done:

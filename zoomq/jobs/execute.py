@@ -226,8 +226,10 @@ class ChunkExecutor:
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
+                    # Threads are made as loops ask for them: the bound is for a worker of
+                    # many task slots against a slow API (each chunk up to ``concurrency``).
                     self._pool = ThreadPoolExecutor(
-                        max_workers=self.jobs.concurrency * 4, thread_name_prefix="zoomq-bulk"
+                        max_workers=self.jobs.concurrency * 16, thread_name_prefix="zoomq-bulk"
                     )
         return self._pool
 
@@ -310,7 +312,9 @@ class ChunkExecutor:
                 sink.outcome(result)
 
         def drain() -> None:
-            if not stop.is_set():
+            # Not when items were handed back (a backoff, a lease held elsewhere): their
+            # chunk runs again on this turn, and the next one waits for it as before.
+            if not stop.is_set() and not sink.handed_back:
                 self.drained(drained, job_id)
 
         loops = _Loops(
@@ -449,13 +453,16 @@ class _Loops:
         self._loop()
         while True:
             with self._lock:
-                waiting = [h for h in self._helpers if not h.done()]
+                # Nothing is left to take: a helper still queued for a pool thread (other
+                # chunks hold them all) would find nothing either, so it is not waited for.
+                waiting = [h for h in self._helpers if not h.cancel() and not h.done()]
             if not waiting:
                 break
             for helper in waiting:
                 helper.result()
         for helper in self._helpers:
-            helper.result()
+            if not helper.cancelled():
+                helper.result()
 
     def _loop(self) -> None:
         while True:
@@ -480,15 +487,20 @@ class _Loops:
 
 
 def loops_needed(rate: float | None, latency: float | None, cap: int) -> int:
-    """Items a chunk keeps in flight: what ``rate`` requests/s at ``latency`` s each keep
-    busy (Little's law), one more for jitter, at least 2, at most ``cap``. An unknown
-    latency (no answer yet) starts at 2, and the chunk grows as answers come back; an
-    unknown rate (no such connection) uses ``cap``."""
+    """Items a chunk keeps in flight: what ``rate`` requests/s keep busy at twice
+    ``latency`` s each (Little's law; ``latency`` is the lower envelope of exchange times,
+    and real ones spread above it: 100-300 ms at random has an envelope near 120 ms and a
+    mean of 200), one more, at least 2, at most ``cap``. An unknown latency (no answer
+    yet) starts at 2, and the chunk grows as answers come back; an unknown rate (no such
+    connection) uses ``cap``."""
     if rate is None:
         return cap
     if latency is None:
         return min(2, cap)
-    return max(min(2, cap), min(cap, math.ceil(rate * latency) + 1))
+    wanted = 2 * rate * latency
+    if not math.isfinite(wanted):  # a budget without bound (the limiter lets all through)
+        return cap
+    return max(min(2, cap), min(cap, math.ceil(wanted) + 1))
 
 
 def _held(exc: BaseException) -> bool:
@@ -539,6 +551,11 @@ class Sink:
     def later(self, later: Later) -> None:
         with self._lock:
             self._later.append(later)
+
+    @property
+    def handed_back(self) -> bool:
+        """Whether any item of the chunk is to run again later."""
+        return bool(self._later)
 
     def flush(self) -> None:
         with self._lock:

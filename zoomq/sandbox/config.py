@@ -113,6 +113,9 @@ class SandboxConfig:
     page_token_ttl: float = 900.0
     #: How long a "hang" fault holds the request (unless the fault says otherwise).
     hang_seconds: float = 30.0
+    #: Seconds added before each ``/v2`` answer, uniform at random between the two (what
+    #: the network and Zoom's servers add); None: answer at once.
+    latency: tuple[float, float] | None = None
     #: The most recent requests kept in ``state.requests`` (the counters count all).
     request_log_size: int = 10_000
 
@@ -158,6 +161,8 @@ class SandboxConfig:
             raise ConfigurationError("sandbox: meetings must be at least 4 (the seeded kinds)")
         if self.rate_scale <= 0:
             raise ConfigurationError("sandbox: rate_scale must be positive")
+        if self.latency is not None and not 0 <= self.latency[0] <= self.latency[1] <= 60:
+            raise ConfigurationError("sandbox: latency must be (low, high), 0 <= low <= high <= 60")
         if not self.apps:
             raise ConfigurationError("sandbox: at least one OAuth app is needed")
         apps = self.all_apps
