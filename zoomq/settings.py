@@ -137,6 +137,11 @@ def _reject_placeholder(
     return value
 
 
+#: The slowest budget a connection may set: one request per 1,000 s (the limiter counts
+#: intervals in microseconds, in integers Redis can hold).
+_MIN_RATE = 0.001
+
+
 class Connection(BaseModel):
     """One Zoom app/account zoomq talks to (several may sit side by side)."""
 
@@ -169,10 +174,10 @@ class Connection(BaseModel):
     @classmethod
     def _budgets_are_rates(cls, v: dict[str, float]) -> dict[str, float]:
         for category, rate in v.items():
-            if not math.isfinite(rate) or rate < 0:
+            if not math.isfinite(rate) or rate < 0 or 0 < rate < _MIN_RATE:
                 raise ValueError(
                     f"rate_limits[{category!r}] must be a finite number of requests per "
-                    "second, at least 0 (0: the plan's)"
+                    f"second, at least {_MIN_RATE} (or 0: the plan's)"
                 )
         return v
 

@@ -48,7 +48,7 @@ def test_loops_follow_littles_law_within_bounds() -> None:
     assert loops_needed(math.inf, 0.0, 16) == 16  # inf x 0 is nan: the cap, not an error
 
 
-@pytest.mark.parametrize("rate", ["inf", "nan", "-1", "Infinity"])
+@pytest.mark.parametrize("rate", ["inf", "nan", "-1", "Infinity", "1e-4", "1e-14"])
 def test_a_budget_that_is_no_rate_is_refused_naming_it(rate: str) -> None:
     with pytest.raises(ValidationError, match="rate_limits\\['light'\\]"):
         Connection(
@@ -70,6 +70,12 @@ def test_latency_is_the_lower_envelope_of_exchanges(sandbox: SandboxServer, redi
         assert client.latency == first / 2
         client._took(10.0)
         assert first / 2 < client.latency < 1.0  # one slow answer moves it by 2 %
+        settled = client.latency
+        client._took(settled / 10, 429)
+        client._took(settled / 10, 503)
+        assert client.latency == settled  # a limit or a failure says nothing of Zoom's time
+        client._took(settled / 10, 404)
+        assert client.latency == settled / 10  # a refusal is Zoom's answer, as any
 
 
 class _Slow(BaseHTTPRequestHandler):

@@ -59,7 +59,12 @@ def test_a_latency_out_of_range_is_refused(latency: tuple[float, float]) -> None
 
 
 @pytest.mark.parametrize(
-    ("value", "message"), [("abc", "not SECONDS or LOW-HIGH"), ("0.3-0.1", "LOW <= HIGH")]
+    ("value", "message"),
+    [
+        ("abc", "not SECONDS or LOW-HIGH"),
+        ("0.3-0.1", "LOW <= HIGH"),
+        ("0.1-", "not SECONDS or LOW-HIGH"),
+    ],
 )
 def test_the_cli_names_a_bad_latency(value: str, message: str) -> None:
     done = subprocess.run(
@@ -73,3 +78,12 @@ def test_the_cli_names_a_bad_latency(value: str, message: str) -> None:
     assert "--latency" in done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_cli_reads_one_time_a_range_and_exponents() -> None:
+    from zoomq.cli.sandbox import _latency
+
+    assert _latency("0.2") == (0.2, 0.2)
+    assert _latency("0.1-0.3") == (0.1, 0.3)
+    assert _latency("1e-3") == (0.001, 0.001)
+    assert _latency(None) is None

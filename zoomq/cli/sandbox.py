@@ -115,9 +115,13 @@ def _latency(value: str | None) -> tuple[float, float] | None:
     """``0.2`` or ``0.1-0.3`` as (low, high) seconds."""
     if value is None:
         return None
+    try:
+        one = float(value)  # 0.2, 1e-3
+    except ValueError:
+        one = None
     low, _, high = value.partition("-")
     try:
-        found = (float(low), float(high or low))
+        found = (one, one) if one is not None else (float(low), float(high))
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not SECONDS or LOW-HIGH", param_hint="--latency"

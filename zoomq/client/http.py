@@ -341,9 +341,10 @@ class ZoomClient:
         return response
 
     def _took(self, seconds: float, status: int = 200) -> None:
-        """Count an answer's time: a 2xx only (a refusal may come back sooner or later
-        than the work would); unlocked, so threads racing here lose a sample at worst."""
-        if not 200 <= status < 300:
+        """Count an answer's time, but not a 429's or a 5xx's (a limit or a failure comes
+        back sooner or later than an answer would); a 4xx is Zoom's answer to the item,
+        as slow as any. Unlocked: threads racing here lose a sample at worst."""
+        if status == 429 or status >= 500:
             return
         last = self.latency
         if last is None or seconds < last:

@@ -249,9 +249,11 @@ class ChunkExecutor:
     ) -> ChunkReport:
         """Run the items of ``indexes`` not yet done; ``owner`` names this attempt's leases.
 
-        ``drained`` is called once every item has been taken and none handed back, while
-        the last ones are still in flight: the job's next chunk can start filling the
-        account's budget as this one winds down, rather than after it."""
+        ``drained`` is called once every item has been taken and none handed back so far,
+        while the last ones are still in flight: the job's next chunk can start filling
+        the account's budget as this one winds down, rather than after it. (One of those
+        last ones may still be handed back: the next chunk has then gone a little early,
+        at most once per turn.)"""
         report = ChunkReport(job_id)
         meta = self.store.meta(job_id)
         callback = self.callback(job_id) if self.callback and meta and meta.callback_url else None
